@@ -1,0 +1,75 @@
+"""The one SparkSession builder.
+
+Delta's jars are installed inside pyspark's own jars/ by conf/setup/setup.sh, so
+no Maven/Ivy download happens at run time. On a cluster (spark-submit,
+Databricks) the master and resources come from the launcher; debut only adds
+what it needs (Delta extension and catalog, sane shuffle partitions).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from pyspark import SparkConf as _SparkConf
+from pyspark.sql import SparkSession
+
+from debut.config import Config
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def get_spark(conf: Config, app_name: Optional[str] = None) -> SparkSession:
+    """Return the active session, or build one configured from ``conf.spark``."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        _check_delta(active)
+        return active
+    sc = conf.spark
+    launcher = _SparkConf()  # sees spark-submit's --master/--conf, which win over conf files
+    builder = SparkSession.builder.appName(app_name or sc.app_name)
+    if not launcher.contains("spark.master"):
+        builder = builder.master(sc.master or "local[*]")
+    cores = _local_cores(sc.master or launcher.get("spark.master", "local[*]"))
+    partitions = sc.shuffle_partitions or max(2, 2 * cores)
+    settings = {
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.shuffle.partitions": str(partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": str(sc.ui_enabled).lower(),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.sources.partitionOverwriteMode": "static",
+        "spark.databricks.delta.snapshotPartitions": str(max(2, partitions)),
+        "spark.sql.warehouse.dir": os.path.abspath(os.path.join(conf.paths.data_dir, "_warehouse")),
+    }
+    if sc.driver_memory and not launcher.contains("spark.driver.memory"):
+        settings["spark.driver.memory"] = sc.driver_memory
+    settings.update(sc.extra)
+    for key, value in settings.items():
+        if not launcher.contains(key) or key in sc.extra:
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(sc.log_level)
+    _check_delta(spark)
+    return spark
+
+
+def _local_cores(master: str) -> int:
+    if master.startswith("local["):
+        inner = master[len("local["):].split(",")[0].rstrip("]")
+        return (os.cpu_count() or 2) if inner == "*" else max(1, int(inner))
+    if master == "local":
+        return 1
+    return os.cpu_count() or 2
+
+
+def _check_delta(spark: SparkSession) -> None:
+    ext = spark.conf.get("spark.sql.extensions", "") or ""
+    if DELTA_EXTENSION not in ext and "databricks" not in spark.conf.get("spark.app.name", "").lower():
+        # Databricks runtimes have Delta built in without the extension setting.
+        if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+            raise RuntimeError(
+                "the active SparkSession has no Delta extension; start Spark through "
+                "debut.spark.get_spark or pass --conf spark.sql.extensions=" + DELTA_EXTENSION)

@@ -1,0 +1,67 @@
+"""MLflow plumbing: tracking URI from conf, one experiment per job.
+
+Locally the default is a sqlite file under the data dir and artifacts under
+``<data_dir>/mlartifacts`` (never ./mlruns of whatever directory you ran from).
+Open the UI with::
+
+    .venv/bin/mlflow ui --backend-store-uri sqlite:///data/mlflow.db
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Dict, Iterator, Optional
+
+from debut.config import Config, flatten
+
+
+def tracking_uri(conf: Config) -> str:
+    if conf.mlflow.tracking_uri:
+        return conf.mlflow.tracking_uri
+    return "sqlite:///" + os.path.abspath(os.path.join(conf.paths.data_dir, "mlflow.db"))
+
+
+def artifact_root(conf: Config) -> str:
+    root = conf.mlflow.artifact_root or os.path.join(conf.paths.data_dir, "mlartifacts")
+    return root if "://" in root else os.path.abspath(root)
+
+
+def experiment_name(conf: Config, job: str) -> str:
+    return f"{conf.mlflow.experiment_prefix}/{job}"
+
+
+def setup(conf: Config, job: str) -> str:
+    """Point MLflow at conf's tracking server and return the job's experiment id."""
+    import mlflow
+
+    uri = tracking_uri(conf)
+    if uri.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    if conf.mlflow.registry_uri:
+        mlflow.set_registry_uri(conf.mlflow.registry_uri)
+    name = experiment_name(conf, job)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    root = artifact_root(conf)
+    location = root if "://" in root else "file://" + os.path.join(root, job)
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+@contextlib.contextmanager
+def job_run(conf: Config, job: str, run_date: str, params: Optional[Dict[str, Any]] = None,
+            log_conf: bool = True) -> Iterator[Any]:
+    """An MLflow run for one job execution, tagged with the run date and env."""
+    import mlflow
+
+    exp_id = setup(conf, job)
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{job}-{run_date}") as run:
+        mlflow.set_tags({"debut.job": job, "debut.run_date": run_date, "debut.env": conf.env})
+        if log_conf:
+            section = getattr(conf, job, None)
+            if section is not None:
+                mlflow.log_params({f"{job}.{k}": v for k, v in flatten(section).items()})
+        if params:
+            mlflow.log_params(params)
+        yield run
