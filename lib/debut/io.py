@@ -40,8 +40,21 @@ TABLES: Dict[str, TableSpec] = {
     "silver.item_daily": TableSpec(("item_id", "date"), ("date",), "per item and day: funnel, units, revenue"),
     "silver.category_daily": TableSpec(("category", "date"), (), "per category and day"),
     "silver.user_item": TableSpec(("user_key", "item_id"), (), "implicit feedback weights, time-decayed"),
+    "ops.ingest_files": TableSpec(("source_file",), (), "landing files already ingested"),
     # gold: features and decisions
     "gold.launch_history": TableSpec(("item_id", "week"), (), "first weeks of every past launch"),
+    "gold.customer_profile": TableSpec(("user_key",), (), "RFM, affinities, taste embedding, segment"),
+    "gold.segments": TableSpec(("segment",), (), "segment descriptions"),
+    "gold.item_features": TableSpec(("item_id",), (), "content features of catalog items and candidates"),
+    "gold.behaviour_sequences": TableSpec(("user_key",), (), "last N interactions per customer"),
+    "gold.purchase_intent": TableSpec(("user_key", "category", "cutoff_date"), (), "intent labels"),
+    "gold.als_user_factors": TableSpec(("user_key",), (), "ALS user factors"),
+    "gold.als_item_factors": TableSpec(("item_id",), (), "ALS item factors (warm + cold-start mapped)"),
+    "gold.launch_audience": TableSpec(("candidate_id", "user_key"), (), "top-K customers per candidate"),
+    "gold.launch_forecast": TableSpec(("candidate_id", "plan_date"), ("plan_date",), "demand quantiles"),
+    "gold.launch_plan": TableSpec(("category", "candidate_id", "plan_date"), ("plan_date",), "launch decisions"),
+    "gold.launch_adjustments": TableSpec(("candidate_id", "as_of_date"), (), "post-launch decisions"),
+    "gold.evaluation": TableSpec(("run_date", "component", "metric", "slice"), (), "backtest metrics"),
 }
 
 
@@ -141,9 +154,11 @@ def replace_where(df: DataFrame, conf: Config, name: str, condition: str) -> Non
 
 
 def merge(df: DataFrame, conf: Config, name: str, *, update: bool = True,
-          keys: Optional[Sequence[str]] = None) -> None:
+          keys: Optional[Sequence[str]] = None, update_condition: Optional[str] = None) -> None:
     """Upsert ``df`` on the table's natural key (insert-only when ``update=False``).
 
+    ``update_condition`` (SQL over aliases ``t`` and ``s``) limits which matched
+    rows are updated, e.g. only a newer status.
     ``df`` must hold at most one row per key (MERGE refuses ambiguous matches).
     Creates the table on first use.
     """
@@ -156,7 +171,7 @@ def merge(df: DataFrame, conf: Config, name: str, *, update: bool = True,
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     m = delta_table(spark, conf, name).alias("t").merge(df.alias("s"), cond)
     if update:
-        m = m.whenMatchedUpdateAll()
+        m = m.whenMatchedUpdateAll(condition=update_condition)
     m.whenNotMatchedInsertAll().execute()
 
 

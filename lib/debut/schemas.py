@@ -80,6 +80,8 @@ CATALOG = T.StructType([
     T.StructField("launch_date", T.DateType(), True),
     T.StructField("status", T.StringType(), True),
     T.StructField("snapshot_date", T.DateType(), False),
+    T.StructField("source_file", T.StringType(), False),
+    T.StructField("ingest_run_date", T.DateType(), False),
 ])
 
 CANDIDATES = T.StructType([
@@ -95,6 +97,8 @@ CANDIDATES = T.StructType([
     T.StructField("unit_cost", T.DoubleType(), False),
     T.StructField("min_order_qty", T.IntegerType(), True),
     T.StructField("plan_date", T.DateType(), False),
+    T.StructField("source_file", T.StringType(), False),
+    T.StructField("ingest_run_date", T.DateType(), False),
 ])
 
 QUARANTINE = T.StructType([
@@ -107,13 +111,29 @@ QUARANTINE = T.StructType([
     T.StructField("ingest_run_date", T.DateType(), False),
 ])
 
-RUN_LOG = T.StructType([
-    T.StructField("job", T.StringType(), False),
-    T.StructField("run_date", T.DateType(), False),
-    T.StructField("source", T.StringType(), False),
+_COUNTS = [
     T.StructField("read", T.LongType(), False),
     T.StructField("accepted", T.LongType(), False),
     T.StructField("quarantined", T.LongType(), False),
     T.StructField("duplicates", T.LongType(), False),
-    T.StructField("written_at", T.TimestampType(), False),
+]
+
+# One row per landing file ingested, written in the same run as its data: the
+# authoritative record of what was read and what became of each row.
+INGEST_FILES = T.StructType([
+    T.StructField("source_file", T.StringType(), False),
+    T.StructField("source", T.StringType(), False),
+    T.StructField("file_size", T.LongType(), False),
+    T.StructField("ingest_run_date", T.DateType(), False),
+    *_COUNTS,
+])
+
+# Per job x run_date x source: the sums over INGEST_FILES (derived, so it
+# always reconciles: read = accepted + quarantined + duplicates).
+RUN_LOG = T.StructType([
+    T.StructField("job", T.StringType(), False),
+    T.StructField("run_date", T.DateType(), False),
+    T.StructField("source", T.StringType(), False),
+    T.StructField("files", T.LongType(), False),
+    *_COUNTS,
 ])

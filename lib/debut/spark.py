@@ -38,6 +38,7 @@ def get_spark(conf: Config, app_name: Optional[str] = None) -> SparkSession:
         "spark.sql.shuffle.partitions": str(partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": str(sc.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.sources.partitionOverwriteMode": "static",

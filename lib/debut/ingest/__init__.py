@@ -1,0 +1,1 @@
+"""Landing files -> bronze Delta tables, with quarantine and reconciliation."""

@@ -1,0 +1,259 @@
+"""Shared ingest machinery: landing-file discovery, validation rules, quarantine rows,
+the keyed hash that pseudonymises customer ids, and reconciliation counts.
+
+A validated frame carries two extra columns, ``_reason`` (null when the row is
+good) and ``_detail``; ``split`` turns it into the accepted rows and the
+quarantine rows. Nothing is dropped: every row read is accepted, quarantined or
+counted as a duplicate.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+
+# Reason codes (stable: reports and alerts key on them).
+INVALID_ENCODING = "invalid_encoding"
+RECORD_TOO_LARGE = "record_too_large"
+MALFORMED = "malformed_record"
+MISSING_FIELD = "missing_field"
+BAD_TYPE = "bad_type"
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+UNKNOWN_VALUE = "unknown_value"
+BAD_QUANTITY = "bad_quantity"
+BAD_PRICE = "bad_price"
+FUTURE_TIME = "future_time"
+TOO_OLD = "too_old"
+
+MAX_RECORD_CHARS = 65536
+_DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+_DATE_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+# A fixed, public key for the simulated demo only (conf ingest.allow_dev_hash_key).
+_DEV_KEY = "debut-demo-key-not-secret"
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: str
+    size: int
+    date: Optional[dt.date]
+
+
+# ------------------------------------------------------------------ files
+def list_landing_files(spark: SparkSession, root: str, suffixes: Tuple[str, ...]) -> List[LandingFile]:
+    """Files under ``root`` (any Hadoop filesystem), with the date from their path."""
+    jvm = spark.sparkContext._jvm
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(_qualify(root))
+    fs = path.getFileSystem(hconf)
+    if not fs.exists(path):
+        return []
+    out = []
+    it = fs.listFiles(path, True)
+    while it.hasNext():
+        status = it.next()
+        name = status.getPath().toString()
+        base = name.rsplit("/", 1)[-1]
+        if base.startswith((".", "_")) or not base.endswith(suffixes):
+            continue
+        m = _DATE_DIR.search(name) or _DATE_NAME.search(base)
+        out.append(LandingFile(name, int(status.getLen()), dt.date.fromisoformat(m.group(1)) if m else None))
+    return sorted(out, key=lambda f: f.path)
+
+
+def _qualify(path: str) -> str:
+    return path if "://" in path else "file://" + os.path.abspath(path)
+
+
+def files_to_ingest(spark: SparkSession, conf, root: str, suffixes: Tuple[str, ...],
+                    run_date: dt.date) -> List[LandingFile]:
+    """Landing files dated on or before run_date that no earlier run ingested.
+
+    A file is known by its path and size: a file re-delivered with new
+    content under the same name is read again (its rows dedup on their keys).
+    """
+    from debut import io
+
+    files = [f for f in list_landing_files(spark, root, suffixes) if f.date is None or f.date <= run_date]
+    if not files or not io.exists(spark, conf, "ops.ingest_files"):
+        return files
+    done = {(r["source_file"], r["file_size"]) for r in
+            io.read(spark, conf, "ops.ingest_files")
+            .where(F.col("source_file").isin([f.path for f in files]))
+            .select("source_file", "file_size").collect()}  # bounded by the files listed
+    return [f for f in files if (f.path, f.size) not in done]
+
+
+# ------------------------------------------------------------------ pseudonymisation
+def hash_key(conf) -> bytes:
+    """The pseudonymisation key from the environment (never from conf files)."""
+    value = os.environ.get(conf.ingest.hash_key_env)
+    if value:
+        return value.encode("utf-8")
+    if conf.ingest.allow_dev_hash_key:
+        return _DEV_KEY.encode("utf-8")
+    raise KeyError(f"environment variable {conf.ingest.hash_key_env} is not set: it holds the key that "
+                   f"pseudonymises customer ids (set it, or ingest.allow_dev_hash_key: true for demo data)")
+
+
+def hmac_reference(key: bytes, value: str) -> str:
+    """Python HMAC-SHA256 of a user id: what ``with_user_key`` computes in Spark."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def with_user_key(df: DataFrame, key: bytes, *, src: str = "user_id", dst: str = "user_key") -> DataFrame:
+    """HMAC-SHA256(key, user id) with built-in functions; the raw id column is dropped.
+
+    The key reaches the plan only inside a one-row broadcast relation, so it is
+    not printed by explain() or the UI (which show literals), and is never
+    written anywhere.
+    """
+    block = 64
+    k = hashlib.sha256(key).digest() if len(key) > block else key
+    k = k.ljust(block, b"\0")
+    ipad = bytes(b ^ 0x36 for b in k)
+    opad = bytes(b ^ 0x5C for b in k)
+    spark = df.sparkSession
+    pads = spark.createDataFrame([(bytearray(ipad), bytearray(opad))], "_ipad binary, _opad binary")
+    inner = F.unhex(F.sha2(F.concat(F.col("_ipad"), F.col(src).cast("binary")), 256))
+    mac = F.sha2(F.concat(F.col("_opad"), inner), 256)
+    return (df.crossJoin(F.broadcast(pads))
+            .withColumn(dst, F.when(F.col(src).isNull() | (F.col(src) == ""), F.lit(None)).otherwise(mac))
+            .drop("_ipad", "_opad", src))
+
+
+# ------------------------------------------------------------------ validation
+@dataclass(frozen=True)
+class Rule:
+    reason: str
+    failed: Column          # true when the row breaks the rule
+    detail: Column
+
+
+def first_failure(rules: Sequence[Rule]) -> Tuple[Column, Column]:
+    """(_reason, _detail) of the first rule a row breaks, null when none."""
+    reason = F.lit(None).cast("string")
+    detail = F.lit(None).cast("string")
+    for rule in reversed(rules):
+        reason = F.when(rule.failed, F.lit(rule.reason)).otherwise(reason)
+        detail = F.when(rule.failed, rule.detail).otherwise(detail)
+    return reason, detail
+
+
+def missing(col: str) -> Rule:
+    c = F.col(col)
+    return Rule(MISSING_FIELD, c.isNull() | (F.trim(c) == ""), F.lit(col))
+
+
+def bad_cast(raw_col: str, typed: Column) -> Rule:
+    """Present in the input but not convertible to its type."""
+    raw = F.col(raw_col)
+    return Rule(BAD_TYPE, raw.isNotNull() & (F.trim(raw) != "") & typed.isNull(),
+                F.concat(F.lit(f"{raw_col}="), F.substring(raw, 1, 200)))
+
+
+def parse_time(col: str) -> Column:
+    """ISO-8601 with or without zone; UTC assumed when none is given."""
+    c = F.trim(F.col(col))
+    return F.coalesce(F.to_timestamp(c, "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"),
+                      F.to_timestamp(c, "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]"),
+                      F.to_timestamp(c, "yyyy-MM-dd HH:mm:ss[.SSSSSS]"),
+                      F.to_timestamp(c, "yyyy-MM-dd"))
+
+
+def parse_int(col: str) -> Column:
+    """Integer text only ("2", "-3"); "2.5" or "two" give null."""
+    c = F.trim(F.col(col))
+    return F.when(c.rlike(r"^[+-]?\d{1,9}$"), c.cast("int"))
+
+
+def parse_double(col: str) -> Column:
+    c = F.trim(F.col(col))
+    return F.when(c.rlike(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"), c.cast("double"))
+
+
+def has_bad_encoding(cols: Sequence[str]) -> Column:
+    """Invalid UTF-8 in the input. Spark keeps the raw bytes in its strings, so
+    byte-wise instr/contains miss them; a regex decodes to Java chars (U+FFFD)."""
+    cond = F.lit(False)
+    for c in cols:
+        cond = cond | F.coalesce(F.col(c).rlike("\\uFFFD"), F.lit(False))
+    return cond
+
+
+def time_window(run_date: dt.date, history_days: int, future_minutes: int) -> Tuple[dt.datetime, dt.datetime]:
+    """[earliest, latest] event time accepted for a run."""
+    end = dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time()) + dt.timedelta(minutes=future_minutes)
+    start = dt.datetime.combine(run_date - dt.timedelta(days=history_days), dt.time())
+    return start, end
+
+
+# ------------------------------------------------------------------ outputs
+def to_quarantine(bad: DataFrame, source: str, run_date: dt.date) -> DataFrame:
+    """Quarantine rows from a validated frame (needs _raw, _reason, _detail, source_file).
+
+    record_hash numbers identical raw lines of one file, so two copies of the
+    same bad line are two quarantine rows and the counts still reconcile.
+    """
+    w = (Window.partitionBy("source_file", "_raw").orderBy(F.lit(1))
+         .rowsBetween(Window.unboundedPreceding, Window.currentRow))
+    return bad.select(
+        F.lit(source).alias("source"),
+        F.col("source_file"),
+        F.substring(F.col("_raw"), 1, MAX_RECORD_CHARS).alias("raw"),
+        F.col("_reason").alias("reason"),
+        F.col("_detail").alias("detail"),
+        F.sha2(F.concat_ws("\u0001", F.col("source_file"), F.col("_raw"),
+                           F.row_number().over(w).cast("string")), 256).alias("record_hash"),
+        F.lit(run_date).cast("date").alias("ingest_run_date"),
+    )
+
+
+def file_counts(validated: DataFrame, accepted: DataFrame, files: Sequence[LandingFile],
+                source: str, run_date: dt.date) -> DataFrame:
+    """Per file: read, accepted, quarantined and duplicates (good rows not accepted).
+
+    ``validated`` has one row per record read (source_file, _reason);
+    ``accepted`` has one row per table row this run wrote (source_file).
+    """
+    spark = validated.sparkSession
+    read = (validated.groupBy("source_file")
+            .agg(F.count(F.lit(1)).alias("read"), F.count(F.col("_reason")).alias("quarantined")))
+    acc = accepted.groupBy("source_file").agg(F.count(F.lit(1)).alias("accepted"))
+    listing = spark.createDataFrame([(f.path, f.size) for f in files], "source_file string, file_size long")
+    n = {c: F.coalesce(F.col(c), F.lit(0)).cast("long") for c in ("read", "accepted", "quarantined")}
+    return (listing.join(read, on="source_file", how="left").join(acc, on="source_file", how="left")
+            .select("source_file", F.lit(source).alias("source"), "file_size",
+                    F.lit(run_date).cast("date").alias("ingest_run_date"),
+                    n["read"].alias("read"), n["accepted"].alias("accepted"),
+                    n["quarantined"].alias("quarantined"),
+                    (n["read"] - n["accepted"] - n["quarantined"]).alias("duplicates")))
+
+
+def run_log_rows(ingest_files: DataFrame, job: str, run_date: dt.date) -> DataFrame:
+    """Sums of ops.ingest_files for one run: derived, so it always reconciles."""
+    return (ingest_files.where(F.col("ingest_run_date") == F.lit(run_date).cast("date"))
+            .groupBy("source")
+            .agg(F.count(F.lit(1)).alias("files"), F.sum("read").alias("read"),
+                 F.sum("accepted").alias("accepted"), F.sum("quarantined").alias("quarantined"),
+                 F.sum("duplicates").alias("duplicates"))
+            .select(F.lit(job).alias("job"), F.lit(run_date).cast("date").alias("run_date"), "source",
+                    *[F.col(c).cast("long").alias(c) for c in ("files", "read", "accepted", "quarantined",
+                                                              "duplicates")]))
+
+
+def typed(df: DataFrame, schema: T.StructType) -> DataFrame:
+    """Select ``schema``'s columns from ``df`` in order, cast to their types."""
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
