@@ -173,9 +173,9 @@ def parse_time(col: str) -> Column:
 
 
 def parse_int(col: str) -> Column:
-    """Integer text only ("2", "-3"); "2.5" or "two" give null."""
+    """Integer text ("2", "-3", "2.0"); "2.5" or "two" give null."""
     c = F.trim(F.col(col))
-    return F.when(c.rlike(r"^[+-]?\d{1,9}$"), c.cast("int"))
+    return F.when(c.rlike(r"^[+-]?\d{1,9}(\.0*)?$"), c.cast("double").cast("int"))
 
 
 def parse_double(col: str) -> Column:
