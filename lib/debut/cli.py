@@ -34,15 +34,22 @@ JOBS: Dict[str, str] = {
 NO_SPARK = {"simulate"}
 
 
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package is missing
+        return False
+
+
 def available_jobs() -> List[str]:
     """Jobs whose module exists in this build, in pipeline order."""
-    return [name for name, mod in JOBS.items() if importlib.util.find_spec(mod) is not None]
+    return [name for name, mod in JOBS.items() if _exists(mod)]
 
 
 def _job_fn(name: str) -> Callable:
     if name not in JOBS:
         raise ConfigError(f"unknown job '{name}' (known: {', '.join(JOBS)})")
-    if importlib.util.find_spec(JOBS[name]) is None:
+    if not _exists(JOBS[name]):
         raise ConfigError(f"job '{name}' is not part of this build yet (available: {', '.join(available_jobs())})")
     return importlib.import_module(JOBS[name]).run
 
@@ -75,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--from", dest="start", default=None, help="first stage to run")
     pipe.add_argument("--to", dest="stop", default=None, help="last stage to run")
     _common(pipe)
+    imp = sub.add_parser("import", help="load a public export format into the bronze tables")
+    imp.add_argument("format", help="rees46 | uci_retail | launch_history")
+    imp.add_argument("path", help="file or directory (any Hadoop path)")
+    _common(imp)
     tables = sub.add_parser("tables", help="list tables with row count and Delta version")
     _common(tables)
     sub.add_parser("jobs", help="list the jobs of this build")
@@ -146,6 +157,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"[debut] {args.job} done in {time.time() - t0:.1f}s")
         elif args.command == "pipeline":
             run_pipeline(conf, run_date, _stages(args.start, args.stop))
+        elif args.command == "import":
+            from debut.ingest import adapters
+            adapters.check_format(args.format)
+            adapters.run_import(_spark(conf, "import"), conf, run_date, args.format, args.path)
         elif args.command == "tables":
             _print_tables(conf)
     except ConfigError as exc:

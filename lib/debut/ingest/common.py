@@ -73,7 +73,9 @@ def list_landing_files(spark: SparkSession, root: str, suffixes: Tuple[str, ...]
 
 
 def _qualify(path: str) -> str:
-    return path if "://" in path else "file://" + os.path.abspath(path)
+    """Relative local paths become absolute; schemes and absolute paths (a cluster's
+    default filesystem, /Volumes on Databricks) are left to Hadoop."""
+    return path if "://" in path or path.startswith("/") else os.path.abspath(path)
 
 
 def files_to_ingest(spark: SparkSession, conf, root: str, suffixes: Tuple[str, ...],

@@ -1,0 +1,34 @@
+"""The Databricks bundle and the spark-submit entry points match the job registry."""
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from debut.cli import JOBS, NO_SPARK, available_jobs, main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_bundle_tasks_are_the_pipeline_stages_in_dependency_order():
+    res = yaml.safe_load(open(os.path.join(ROOT, "conf", "databricks", "resources", "debut_job.yml")))
+    tasks = res["resources"]["jobs"]["debut_daily"]["tasks"]
+    names = [t["task_key"] for t in tasks]
+    assert names == [j for j in JOBS if j not in NO_SPARK]
+    seen = set()
+    for t in tasks:
+        deps = {d["task_key"] for d in t.get("depends_on", [])}
+        assert deps <= seen, f"{t['task_key']} depends on a later task"
+        seen.add(t["task_key"])
+        assert t["python_wheel_task"]["entry_point"] == "debut"
+        assert t["python_wheel_task"]["parameters"][:2] == ["run", t["task_key"]]
+
+
+def test_every_available_job_has_a_spark_submit_entry_point():
+    for job in available_jobs():
+        assert os.path.isfile(os.path.join(ROOT, "jobs", f"{job}.py")), job
+
+
+def test_jobs_command_lists_available_jobs(capsys):
+    assert main(["jobs"]) == 0
+    assert capsys.readouterr().out.split() == available_jobs()
