@@ -50,5 +50,6 @@ def test_spark_submit_config_error_exits_2_and_writes_nothing(wheel, tmp_path):
     res = spark_submit(["--master", "local[1]", "--py-files", wheel, os.path.join(ROOT, "jobs", "ingest.py"),
                         "--env", "test", f"--set=paths.data_dir={tmp_path}/d", "--set", "ingest.max_price=cheap"])
     assert res.returncode == 2
-    assert "key 'ingest.max_price' must be a number" in res.stderr
+    # spark-submit merges the Python driver's stderr into its stdout
+    assert "configuration error: --set: key 'ingest.max_price' must be a number" in res.stdout + res.stderr
     assert not os.path.exists(tmp_path / "d")

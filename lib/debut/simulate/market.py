@@ -22,7 +22,8 @@ from debut.simulate import users as users_mod
 from debut.simulate.catalog import Products
 
 DAY_S = 86400
-WEEKLY = np.array([0.95, 0.92, 0.95, 1.0, 1.02, 1.12, 1.15]) / np.mean([0.95, 0.92, 0.95, 1.0, 1.02, 1.12, 1.15])
+WEEKLY = np.array([0.95, 0.92, 0.95, 1.0, 1.02, 1.12, 1.15])     # Monday..Sunday
+WEEKLY = WEEKLY / WEEKLY.mean()
 TREND_PER_YEAR = 0.15
 HOURLY = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 0.9, 1.0, 1.0, 1.1,
                    1.2, 1.1, 1.0, 1.0, 1.05, 1.1, 1.3, 1.5, 1.6, 1.4, 1.0, 0.6])
@@ -34,14 +35,14 @@ SEARCH_P = 0.4
 QTY_P = np.array([0.8, 0.15, 0.05])
 MEAN_QTY = float(QTY_P @ np.arange(1, 4))
 PRICE_FIT = 0.25                    # utility loss per unit of (z - level)^2 and of sensitivity
-CART_BASE, CART_APPEAL = -1.5, 0.4
+CART_BASE, CART_APPEAL = -1.8, 0.4
 BUY_BASE, BUY_PRICE, BUY_FIT = 0.1, -0.3, 0.3
 RESTOCK_DAYS = 14
 DELIST_SHARE = 0.08
 GUEST_P, CANCEL_P, RETURN_P = 0.02, 0.03, 0.05
 NEVER = np.iinfo(np.int32).max
 UNLIMITED = np.int64(1) << 50
-QUERY_PATTERNS = 6                  # see landing.query_strings
+QUERY_PATTERNS = 6                  # query shapes, see landing.Tables
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -98,10 +99,10 @@ class Marketplace:
         self.run_date = run_date
         self.days = conf.days
         self.window_start = run_date - dt.timedelta(days=conf.days)
-        self.segments = users_mod.make_segments(conf.segments, conf.categories, self._rng(1))
+        self.segments = users_mod.make_segments(conf.segments, conf.categories, self.rng_for(1))
         self.users = users_mod.make_users(conf.users, conf.sessions_per_user_day, self.segments, conf.days,
-                                          self._rng(2))
-        self.categories = catalog_mod.make_categories(conf.categories, self._rng(3))
+                                          self.rng_for(2))
+        self.categories = catalog_mod.make_categories(conf.categories, self.rng_for(3))
         self.items = self._make_items()
         self.candidates = self._make_candidates()
         self.pool = Products.concat([self.items, self.candidates])
@@ -110,12 +111,12 @@ class Marketplace:
         self._stock_policy()
 
     # ------------------------------------------------------------------ world
-    def _rng(self, *keys: int) -> np.random.Generator:
+    def rng_for(self, *keys: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *keys])
 
     def _make_items(self) -> Products:
         conf, C = self.conf, self.conf.categories
-        rng = self._rng(4)
+        rng = self.rng_for(4)
         n_total = C * (conf.items_per_category + conf.launches_per_category)
         width = max(6, len(str(n_total)))
         initial = catalog_mod.make_products(self.categories, conf.items_per_category, rng, prefix="I",
@@ -125,9 +126,9 @@ class Marketplace:
         initial.delist_day[:] = np.where(delisted, rng.integers(1, max(conf.days, 2), initial.n), NEVER)
         if conf.launches_per_category == 0:
             return initial
-        launches = catalog_mod.make_products(self.categories, conf.launches_per_category, self._rng(5),
+        launches = catalog_mod.make_products(self.categories, conf.launches_per_category, self.rng_for(5),
                                              prefix="I", first_number=initial.n + 1, width=width,
-                                             launch_days=self._launch_days(self._rng(5, 1)))
+                                             launch_days=self._launch_days(self.rng_for(5, 1)))
         return Products.concat([initial, launches])
 
     def _launch_days(self, rng: np.random.Generator) -> np.ndarray:
@@ -144,16 +145,17 @@ class Marketplace:
 
     def _make_candidates(self) -> Products:
         conf = self.conf
-        rng = self._rng(6)
+        rng = self.rng_for(6)
+        width = max(5, len(str(conf.categories * conf.candidates_per_category)))
         cands = catalog_mod.make_products(self.categories, conf.candidates_per_category, rng, prefix="C",
-                                          first_number=1, width=max(5, len(str(conf.categories * conf.candidates_per_category))))
+                                          first_number=1, width=width)
         cands.launch_day[:] = NEVER      # not live unless launched by play_forward
         self.min_order_qty = np.where(cands.price < 40, rng.choice([20, 50], cands.n), rng.choice([10, 20], cands.n))
         return cands
 
     def _stock_policy(self) -> None:
         """Restock every RESTOCK_DAYS up to a target that covers 0.6-1.8 cycles of expected demand."""
-        rng = self._rng(7)
+        rng = self.rng_for(7)
         n = self.n_items
         daily = np.zeros(n)
         ref = np.maximum(self.items.launch_day, 0)
@@ -337,7 +339,7 @@ class Marketplace:
             restock = np.where(due, np.maximum(self.stock_target[live] - stock[live], 0), 0)
             stock[live] += restock
             start = stock[live].copy()
-            sim = self.simulate_day(day, live, self.pool.launch_day, stock, self._rng(10, day))
+            sim = self.simulate_day(day, live, self.pool.launch_day, stock, self.rng_for(10, day))
             wanted = np.bincount(sim.a_item, weights=sim.a_qty, minlength=self.pool.n)[live]
             sold = np.bincount(sim.a_item, weights=sim.a_sold, minlength=self.pool.n)[live]
             sim.ledger = pd.DataFrame({
@@ -392,7 +394,7 @@ class Marketplace:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
     def expected_demand(self, start_date: dt.date, n_days: int, candidate_ids=None,
-                        user_chunk: int = 200_000) -> pd.DataFrame:
+                        user_chunk: int = 50_000) -> pd.DataFrame:
         """Exact expectation of play_forward's daily demand (candidate_id, day, expected_units).
 
         E[units_i on d] = season(d) E[views] E[qty] sum_s P_s(view lands on i | d) A[s, i] with

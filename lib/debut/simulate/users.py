@@ -13,8 +13,8 @@ from typing import List, Tuple
 
 import numpy as np
 
-CATEGORY_PREF = 3.0        # logit bonus of a segment's two preferred categories
-USER_PREF_NOISE = 0.4      # per-user scatter of category logits
+CATEGORY_PREF = 3.5        # logit bonus of a segment's two preferred categories
+USER_PREF_NOISE = 0.3      # per-user scatter of category logits
 ACTIVITY_SIGMA = 1.0       # lognormal sigma of per-user session rates (heavy tail)
 MAX_RATE_FACTOR = 12.0     # cap on a user's rate relative to the mean (bots aside)
 PREFERRED_CHANNEL_P = 0.8  # share of a user's sessions on their own channel
