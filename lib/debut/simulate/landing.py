@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from debut.schemas import CANDIDATE_FIELDS, CATALOG_FIELDS, CHANNELS, ORDER_FIELDS, ORDER_STATUSES
 from debut.simulate import vocab
-from debut.simulate.market import DAY_S, DaySim, Marketplace
+from debut.simulate.market import DAY_S, QUERY_PATTERNS, DaySim, Marketplace
 
 EVENT_TYPE_CODES = ("view", "cart", "purchase", "search")   # codes 0..3 used in `types` arrays
 
@@ -48,7 +48,6 @@ class Tables:
     def __init__(self, mp: Marketplace):
         pool = mp.pool
         self.user = pa.array(mp.users.user_id.astype(str))
-        self.item_json = pa.array([f'"{i}"' for i in pool.ids] + ["null"])          # index -1 -> null
         self.item_csv = pa.array(list(pool.ids) + [""])
         self.price = pa.array([f"{p:.2f}" for p in pool.price] + ["null"])
         self.item_price_json = pa.array([f'"item_id":"{i}","price":{p:.2f}' for i, p in zip(pool.ids, pool.price)]
@@ -66,10 +65,10 @@ class Tables:
                      f"{vocab.STYLES[pool.style[i]]} {noun}", noun, f"{cat.brands[pool.brand[i]].lower()} {noun}")
             queries += [f'"{w}"' for w in words]
         self.query_json = pa.array(queries + ["null"])
-        self.n_patterns = 6
+        self.n_patterns = QUERY_PATTERNS
 
 
-def _bytes_and_offsets(arr: pa.Array) -> Tuple[memoryview, np.ndarray]:
+def lines_bytes(arr: pa.Array) -> Tuple[memoryview, np.ndarray]:
     """The concatenated values of a string array (each ends in a newline), zero-copy, and their offsets."""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
@@ -201,8 +200,5 @@ def split_files(n: int, files: int) -> List[Tuple[int, int]]:
     edges = np.linspace(0, n, files + 1).round().astype(int)
     return [(int(edges[i]), int(edges[i + 1])) for i in range(files)]
 
-
-def lines_bytes(arr: pa.Array) -> Tuple[memoryview, np.ndarray]:
-    return _bytes_and_offsets(arr)
 
 

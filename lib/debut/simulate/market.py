@@ -6,6 +6,11 @@ views drawn by a softmax of segment-item utility, then a cart/purchase funnel
 whose conversion depends on appeal and price fit, and a stock check in time
 order (out-of-stock items are viewed but not bought: lost sales). The same step
 writes the history and plays a launch plan forward.
+
+Views use the segment's price fit (so a day needs one CDF per segment and
+category, not per user); carts and purchases use the user's own. Stock never
+changes what is viewed or wanted, only what is sold, so demand draws are the
+same whatever the stock.
 """
 from __future__ import annotations
 
