@@ -113,8 +113,11 @@ class MissingTableError(RuntimeError):
 
 
 def _writer(df: DataFrame, conf: Config, name: str, mode: str):
-    w = df.write.format("delta").mode(mode)
     parts = spec(name).partition_by
+    if parts:
+        # one writer task per partition value: a few files per partition, not tasks x partitions
+        df = df.repartition(*parts)
+    w = df.write.format("delta").mode(mode)
     if parts:
         w = w.partitionBy(*parts)
     return w

@@ -50,9 +50,8 @@ class CTRModel(nn.Module):
         return self.user_dim + self.item_dim
 
     def logits(self, user: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
-        b = user.shape[0]
-        fields = torch.cat([self.user_fields(user).view(b, self.num_fields, self.embed_dim),
-                            self.item_fields(item).view(b, self.num_fields, self.embed_dim)], dim=1)
+        fields = torch.cat([self.user_fields(user).reshape(-1, self.num_fields, self.embed_dim),
+                            self.item_fields(item).reshape(-1, self.num_fields, self.embed_dim)], dim=1)
         summed = fields.sum(dim=1)
         fm = 0.5 * (summed.pow(2) - fields.pow(2).sum(dim=1)).sum(dim=1) / self.embed_dim
         first = self.linear(torch.cat([user, item], dim=1)).squeeze(-1)
@@ -73,9 +72,12 @@ class SequenceModel(nn.Module):
 
     Inputs per position: category id (1..num_categories, 0 = padding), event
     type id (1..num_event_types, 0 = padding) and the time gap (e.g. log1p
-    hours since the previous interaction). Sequences are left-padded (most
-    recent last). Output class ``c`` is category id ``c``; class 0 (padding)
-    is masked out. An empty history gives the bias-only prediction.
+    hours since the previous interaction); oldest first. Padded positions
+    (category 0) leave the hidden state unchanged, so left padding, right
+    padding and an empty history all work; an empty history gives the
+    bias-only prediction. The recurrence is an unrolled masked GRUCell (static
+    length), which ``torch.export`` can trace. Output class ``c`` is category
+    id ``c``; class 0 (padding) is masked out.
     """
 
     PAD_LOGIT = -1e4
@@ -84,11 +86,11 @@ class SequenceModel(nn.Module):
                  hidden_dim: int = 64, dropout: float = 0.1):
         super().__init__()
         self.seq_len, self.num_categories = int(seq_len), int(num_categories)
-        self.num_event_types = int(num_event_types)
+        self.num_event_types, self.hidden_dim = int(num_event_types), int(hidden_dim)
         event_dim = max(4, embed_dim // 2)
         self.cat_emb = nn.Embedding(self.num_categories + 1, embed_dim, padding_idx=0)
         self.event_emb = nn.Embedding(self.num_event_types + 1, event_dim, padding_idx=0)
-        self.gru = nn.GRU(embed_dim + event_dim + 1, hidden_dim, batch_first=True)
+        self.cell = nn.GRUCell(embed_dim + event_dim + 1, hidden_dim)
         self.drop = nn.Dropout(dropout)
         self.next_head = nn.Linear(hidden_dim, self.num_categories + 1)
         self.intent_head = nn.Linear(hidden_dim, 1)
@@ -104,25 +106,20 @@ class SequenceModel(nn.Module):
     def encode(self, cats: torch.Tensor, events: torch.Tensor, gaps: torch.Tensor) -> torch.Tensor:
         cats = cats.long().clamp(0, self.num_categories)
         events = events.long().clamp(0, self.num_event_types)
-        n = cats.shape[1]
-        lengths = (cats > 0).sum(dim=1)
-        # left-padded -> left-aligned, so pack_padded_sequence skips the padding
-        idx = (torch.arange(n, device=cats.device).unsqueeze(0) + (n - lengths).unsqueeze(1)) % n
-        cats, events, gaps = cats.gather(1, idx), events.gather(1, idx), gaps.float().gather(1, idx)
-        inp = torch.cat([self.cat_emb(cats), self.event_emb(events), gaps.unsqueeze(-1)], dim=-1)
-        packed = nn.utils.rnn.pack_padded_sequence(inp, lengths.clamp(min=1).cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        _, h = self.gru(packed)
-        return self.drop(h[-1] * (lengths > 0).unsqueeze(1).to(h.dtype))
+        present = (cats > 0).unsqueeze(-1)
+        inp = torch.cat([self.cat_emb(cats), self.event_emb(events), gaps.float().unsqueeze(-1)], dim=-1)
+        h = inp.new_zeros(inp.shape[0], self.hidden_dim)
+        for t in range(self.seq_len):
+            h = torch.where(present[:, t], self.cell(inp[:, t], h), h)
+        return self.drop(h)
 
     def parts(self, cats: torch.Tensor, events: torch.Tensor,
               gaps: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(next-category logits ``[B, num_categories + 1]``, intent logit ``[B]``)."""
         h = self.encode(cats, events, gaps)
         logits = self.next_head(h)
-        pad = torch.zeros_like(logits, dtype=torch.bool)
-        pad[:, 0] = True
-        return logits.masked_fill(pad, self.PAD_LOGIT), self.intent_head(h).squeeze(-1)
+        logits = torch.cat([torch.full_like(logits[:, :1], self.PAD_LOGIT), logits[:, 1:]], dim=1)
+        return logits, self.intent_head(h).squeeze(-1)
 
     def split(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self.seq_len

@@ -53,33 +53,65 @@ SOURCES = (
 
 
 def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Source, key: bytes) -> Optional[Dict]:
-    """Ingest one source's new files; returns its counts, or None when there was nothing new."""
+    """Ingest one source's new files; returns its counts, or None when there was nothing new.
+
+    The rows to write (``changes``: new keys, or order lines whose status moved
+    on) are computed against the table as it is when the run starts, counted per
+    file, then written; the per-file counts are the authoritative record.
+    """
     root = f"{conf.paths.landing_dir.rstrip('/')}/{src.subdir}"
     files = c.files_to_ingest(spark, conf, root, src.suffixes, run_date)
     if not files:
         return None
-    validated = src.validate(src.read(spark, [f.path for f in files]), run_date, conf.ingest)
-    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    paths = [f.path for f in files]
+    validated = src.validate(src.read(spark, paths), run_date, conf.ingest).persist(StorageLevel.MEMORY_AND_DISK)
+    changes = None
     try:
-        good = validated.where(F.col("_reason").isNull())
-        bad = validated.where(F.col("_reason").isNotNull())
-        io.merge(src.to_bronze(good, key, run_date), conf, src.table, update=src.update,
-                 update_condition=src.update_condition)
-        io.merge(c.to_quarantine(bad, src.name, run_date), conf, "quarantine.records", update=False)
-        paths = [f.path for f in files]
-        accepted = (io.read(spark, conf, src.table)
-                    .where((F.col("ingest_run_date") == F.lit(run_date).cast("date"))
-                           & F.col("source_file").isin(paths)))
-        counts = c.file_counts(validated, accepted, files, src.name, run_date)
+        rows = src.to_bronze(validated.where(F.col("_reason").isNull()), key, run_date)
+        changes = _changes(spark, conf, src, rows).persist(StorageLevel.MEMORY_AND_DISK)
+        # Small: one row per landing file. Materialised before anything is written.
+        counts = spark.createDataFrame(
+            c.file_counts(validated, changes, files, src.name, run_date).collect(), schemas.INGEST_FILES)
+        if src.update:
+            io.merge(changes, conf, src.table, update=True, update_condition=src.update_condition)
+        else:
+            io.append(changes, conf, src.table)
+        io.merge(c.to_quarantine(validated.where(F.col("_reason").isNotNull()), src.name, run_date),
+                 conf, "quarantine.records", update=False)
         io.merge(counts, conf, "ops.ingest_files")
     finally:
         validated.unpersist()
-    total = io.read(spark, conf, "ops.ingest_files").where(F.col("source_file").isin(paths)).agg(
-        *[F.sum(k).alias(k) for k in ("read", "accepted", "quarantined", "duplicates")]).first()
-    res = {"source": src.name, "files": len(files), **{k: int(total[k] or 0) for k in total.asDict()}}
+        if changes is not None:
+            changes.unpersist()
+    total = {k: sum(r[k] for r in counts.collect()) for k in ("read", "accepted", "quarantined", "duplicates")}
+    res = {"source": src.name, "files": len(files), **total}
     if res["duplicates"] < 0:  # more rows written than good rows read: a bug, never data to keep quiet about
         raise RuntimeError(f"ingest {src.name}: accepted more rows than were read: {res}")
     return res
+
+
+def _changes(spark: SparkSession, conf: Config, src: Source, rows: DataFrame) -> DataFrame:
+    """Rows of ``rows`` that change the table: new keys, or (for updatable sources)
+    matched rows passing the update condition. Computed against the table's
+    current snapshot, which the DataFrame pins."""
+    if not io.exists(spark, conf, src.table):
+        return rows
+    keys = list(io.spec(src.table).keys)
+    target = io.read(spark, conf, src.table)
+    parts = io.spec(src.table).partition_by
+    if parts == ("event_date",):
+        # Prune the target to the batch's days: a re-delivered event keeps its event_time.
+        lo, hi = rows.agg(F.min("event_date"), F.max("event_date")).first()
+        if lo is None:
+            return rows
+        target = target.where(F.col("event_date").between(lo, hi))
+    if not src.update:
+        return rows.join(target.select(*keys), on=keys, how="left_anti")
+    # Aliases s (incoming) and t (table), as in the MERGE's update condition.
+    joined = rows.alias("s").join(target.alias("t"), on=[F.col(f"s.{k}").eqNullSafe(F.col(f"t.{k}")) for k in keys],
+                                  how="left")
+    is_new = F.col(f"t.{keys[0]}").isNull()
+    return joined.where(is_new | F.expr(src.update_condition or "true")).select("s.*")
 
 
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]:
