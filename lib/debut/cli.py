@@ -28,7 +28,7 @@ JOBS: Dict[str, str] = {
     "optimize_launch": "debut.optimize.job",
     "evaluate": "debut.evaluate.job",
     "adjust_launch": "debut.adjust.job",
-    "report": "debut.evaluate.report_job",
+    "report": "debut.report.job",
 }
 # Jobs that never need a SparkSession.
 NO_SPARK = {"simulate"}
@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("format", help="rees46 | uci_retail | launch_history")
     imp.add_argument("path", help="file or directory (any Hadoop path)")
     _common(imp)
+    ff = sub.add_parser("forecast-file", help="forecast candidates from a launch-history file alone")
+    ff.add_argument("--history", required=True, help="past launches: CSV or Parquet (week_1..week_N, or week+units)")
+    ff.add_argument("--candidates", required=True, help="candidate products: CSV or Parquet")
+    ff.add_argument("--out", required=True, help="output file (.parquet, else CSV)")
+    ff.add_argument("--weeks", type=int, default=None, help="horizon in weeks (default: forecast.horizon_weeks)")
+    _common(ff)
     tables = sub.add_parser("tables", help="list tables with row count and Delta version")
     _common(tables)
     sub.add_parser("jobs", help="list the jobs of this build")
@@ -161,6 +167,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from debut.ingest import adapters
             adapters.check_format(args.format)
             adapters.run_import(_spark(conf, "import"), conf, run_date, args.format, args.path)
+        elif args.command == "forecast-file":
+            from debut.forecast.file import run_file
+            run_file(_spark(conf, "forecast-file"), conf, run_date, args.history, args.candidates, args.out,
+                     args.weeks)
         elif args.command == "tables":
             _print_tables(conf)
     except ConfigError as exc:

@@ -94,6 +94,8 @@ class AggregateConf:
         default_factory=lambda: {"view": 1.0, "cart": 3.0, "purchase": 8.0, "search": 0.0})
     decay_half_life_days: float = 45.0
     launch_weeks: int = 8                  # weeks of sales kept per launch in launch_history
+    stockout_min_views: int = 20           # a zero-sale day is a suspected stockout only with this much traffic
+    stockout_lookback_days: int = 14       # trailing window of the item's usual conversion
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,206 @@ class FeaturesConf:
     audience_top_k: int = 200              # customers per candidate in its audience
 
 
+BACKENDS = ("horovod", "torch_distributor")
+TASK_NAMES = ("ctr", "sequence", "demand")
+
+
+@dataclass(frozen=True)
+class DeepConf:
+    backend: str = "horovod"               # horovod (horovod.spark.run) | torch_distributor (DDP on Gloo)
+    num_proc: int = 2                      # training processes: 2 CPU processes locally, 1 per GPU on a cluster
+    epochs: int = 20
+    batch_size: int = 256                  # per process
+    lr: float = 1e-3                       # Adam; not scaled by num_proc
+    weight_decay: float = 0.0
+    patience: int = 3                      # early stopping: epochs without val improvement
+    min_delta: float = 1e-4                # an improvement smaller than this does not count
+    val_fraction: float = 0.2              # random split when the caller gives no validation frame
+    seed: int = 7
+    seq_len: int = 20                      # behaviour sequences: last N interactions (fixed array length)
+    quantiles: Tuple[float, ...] = (0.1, 0.5, 0.9)
+    embed_dim: int = 16
+    hidden_dim: int = 64
+    dropout: float = 0.1
+    intent_weight: float = 1.0             # sequence model: weight of the purchase-intent loss
+    shuffle_buffer: int = 2048             # petastorm shuffling queue (rows); 0: row-group shuffle only
+    petastorm_cache: Optional[str] = None  # None: conf.paths.petastorm_cache
+    start_timeout: int = 600               # seconds for horovod's Spark tasks to start
+    distributor_local_mode: bool = True    # torch_distributor: processes on the driver (False: on executors)
+    torch_threads: int = 0                 # per training process; 0: cores / local processes
+    score_batch_size: int = 4096           # rows per forward pass when scoring
+    ctr_model_name: str = "debut_ctr"
+    sequence_model_name: str = "debut_sequence"
+    demand_model_name: str = "debut_demand"
+    tasks: Tuple[str, ...] = ("ctr", "sequence", "demand")   # what the train_deep job trains
+    ctr_negatives: int = 4                 # sampled non-purchased items per purchase in the CTR set
+    holdout_days: int = 14                 # time-based holdout for the printed AUC / top-k metrics
+    train_windows: int = 3                 # ctr/sequence: label windows of holdout_days before the holdout
+    context_days: int = 28                 # demand: days of category history before a launch in category_context
+    min_train_rows: int = 64               # a task with fewer training rows is skipped (printed, metric skipped=1)
+    min_steps_per_epoch: int = 8           # small sets get smaller batches (not below 16) so an epoch has this many steps
+    lr_reg_param: float = 0.01             # ctr baseline: Spark ML LogisticRegression on the same features
+    lr_max_iter: int = 100
+
+    def __post_init__(self) -> None:
+        def fail(key: str, msg: str) -> None:
+            raise ConfigError(f"key 'deep.{key}' {msg}")
+
+        if self.backend not in BACKENDS:
+            fail("backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        for key in ("num_proc", "epochs", "batch_size", "patience", "seq_len", "embed_dim",
+                    "hidden_dim", "score_batch_size", "start_timeout", "holdout_days", "train_windows",
+                    "context_days", "min_train_rows", "min_steps_per_epoch", "lr_max_iter"):
+            if getattr(self, key) < 1:
+                fail(key, f"must be >= 1, got {getattr(self, key)}")
+        if self.lr <= 0:
+            fail("lr", f"must be > 0, got {self.lr}")
+        if self.lr_reg_param < 0:
+            fail("lr_reg_param", f"must be >= 0, got {self.lr_reg_param}")
+        if not 0.0 < self.val_fraction < 1.0:
+            fail("val_fraction", f"must be in (0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.dropout < 1.0:
+            fail("dropout", f"must be in [0, 1), got {self.dropout}")
+        qs = tuple(self.quantiles)
+        if not qs or any(not 0.0 < q < 1.0 for q in qs) or any(a >= b for a, b in zip(qs, qs[1:])):
+            fail("quantiles", f"must be strictly increasing values in (0, 1), got {qs}")
+        if self.shuffle_buffer < 0 or self.torch_threads < 0:
+            fail("shuffle_buffer" if self.shuffle_buffer < 0 else "torch_threads", "must be >= 0")
+        unknown = [t for t in self.tasks if t not in TASK_NAMES]
+        if unknown:
+            fail("tasks", f"has unknown task(s) {unknown} (known: {', '.join(TASK_NAMES)})")
+
+    def model_name(self, task: str) -> str:
+        """Registered MLflow model name of a task (ctr | sequence | demand)."""
+        if task not in TASK_NAMES:
+            raise ValueError(f"unknown deep task {task!r} (known: {', '.join(TASK_NAMES)})")
+        return getattr(self, f"{task}_model_name")
+
+
+@dataclass(frozen=True)
+class RecommendConf:
+    rank: int = 32                         # ALS latent factors (used when the grid is empty)
+    reg_param: float = 0.05
+    alpha: float = 20.0                    # implicit-feedback confidence scale
+    max_iter: int = 10
+    grid_ranks: Tuple[int, ...] = (16, 32)            # small grid on a time-based validation split
+    grid_reg_params: Tuple[float, ...] = (0.01, 0.1)
+    grid_alphas: Tuple[float, ...] = (10.0, 40.0)
+    validation_days: int = 14              # interactions in the last N days before run_date validate
+    cold_map: str = "ridge"                # content -> ALS item factors: ridge | mlp
+    ridge_alpha: float = 1.0
+    list_size: int = 20                    # items per customer in gold.recommendations
+    exploration_share: float = 0.2         # share of list slots reserved for new items
+    new_item_days: int = 28                # an item launched within this many days counts as new
+    eval_k: Tuple[int, ...] = (10, 50)
+    checkpoint_interval: int = 5
+    seed: int = 7
+    rating_transform: str = "log1p"        # ALS rating from the user_item weight: log1p | raw
+    ridge_alphas: Tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0)   # chosen by leave-one-out; () -> ridge_alpha
+    cross_category: bool = True            # cold map: category x attribute one-hots too
+    mlp_hidden: int = 64                   # cold_map=mlp: hidden units
+    mlp_max_iter: int = 500
+    map_exclude_launches: bool = True      # fit the served map without past launches (no leak into item_audience)
+    cold_holdout_share: float = 0.2        # evaluation: share of catalog items held out as cold (besides new launches)
+    excluded_statuses: Tuple[str, ...] = ("delisted", "out_of_stock")   # never recommended
+    exclude_stockout_suspected: bool = True  # nor items flagged as stocked out on the last day of data
+
+
+@dataclass(frozen=True)
+class ForecastConf:
+    horizon_weeks: int = 8                 # weeks forecast after launch (<= aggregate.launch_weeks)
+    quantiles: Tuple[float, ...] = (0.1, 0.5, 0.9)
+    scenario_levels: int = 19              # quantile grid 1/(n+1) .. n/(n+1) kept for scenario sampling
+    knn_k: int = 10                        # similar past launches per candidate
+    use_demand_net: bool = True            # component (2): the registered demand network, when present
+    use_audience: bool = True              # component (3): expected buyers in the predicted audience
+    target_coverage: float = 0.8           # calibrate P10-P90 to cover this share of past launches
+    backtest_cutoffs: int = 3              # rolling-origin cutoffs over past launches
+    backtest_step_days: int = 14
+    min_launches: int = 8                  # fewer past launches: category-level fallback, flagged
+    seed: int = 7
+    knn_text_weight: float = 0.4           # similarity = weighted mean of text cosine,
+    knn_attr_weight: float = 0.4           #   attribute-token cosine
+    knn_price_weight: float = 0.2          #   and price closeness exp(-0.5 (dz / knn_price_scale)^2)
+    knn_price_scale: float = 0.5           # in log-price units
+    knn_temperature: float = 0.1           # neighbour weights: softmax(similarity / temperature)
+    price_adjust: bool = True              # scale neighbours' units by (price ratio)^elasticity learned on launches
+    max_elasticity: float = 3.0            # |elasticity| is clipped to this
+    use_content: bool = True               # component (4): ridge of catalog items' sales rate on attributes
+    content_ridge_alpha: float = 3.0
+    content_min_items: int = 20            # fewer catalog items in a category: pooled model
+    cv_folds: int = 10                     # folds of the out-of-sample predictions behind weights and calibration
+    min_scale: float = 0.5                 # per-candidate spread factor clipped to [min_scale, 1 / min_scale]
+    embed_titles: bool = True              # forecast-file / imported history: embed titles when they exist
+
+
+@dataclass(frozen=True)
+class OptimizeConf:
+    category_budget: float = 20000.0       # stock spend (unit_cost x quantity) per category
+    budgets: Dict[str, float] = field(default_factory=dict)   # per-category overrides
+    max_launches: int = 5                  # shelf slots for new items per category
+    launch_cost: float = 300.0             # fixed cost of listing one new item
+    salvage_rate: float = 0.3              # leftover units recover this share of unit_cost
+    min_order_qty: int = 20
+    max_per_subcategory: int = 0           # 0: no limit
+    min_per_price_band: int = 0
+    scenarios: int = 200                   # demand scenarios per candidate (sample-average approximation)
+    cvar_alpha: float = 0.9                # CVaR of the worst (1 - alpha) share of scenarios
+    risk_weight: float = 0.0               # 0: risk neutral; >0 penalises CVaR shortfall
+    satisfaction_weight: float = 0.0       # weight of expected demand served (u(x) in the seeds)
+    time_limit_s: float = 20.0
+    mip_gap: float = 0.01
+    seed: int = 7
+    formulation: str = "auto"              # auto | piecewise (risk neutral, exact SAA) | scenario (sales per scenario)
+    risk_scenario_vars: int = 5000         # scenario formulation: at most this many sales variables per category
+    print_limit: int = 50                  # categories printed by the job (totals always printed)
+
+    def __post_init__(self) -> None:
+        if self.formulation not in ("auto", "piecewise", "scenario"):
+            raise ConfigError(f"key 'optimize.formulation' must be auto, piecewise or scenario, got {self.formulation!r}")
+        if self.formulation == "piecewise" and self.risk_weight > 0:
+            raise ConfigError("key 'optimize.formulation' piecewise is risk neutral; risk_weight > 0 needs auto or scenario")
+        if self.risk_scenario_vars < 1 or self.print_limit < 0:
+            raise ConfigError("keys 'optimize.risk_scenario_vars' >= 1 and 'optimize.print_limit' >= 0 are required")
+
+
+@dataclass(frozen=True)
+class AdjustConf:
+    early_days: int = 14                   # days of sales before the first adjustment
+    prior_weight_days: float = 7.0         # strength of the forecast prior, in days of evidence
+    lead_time_days: int = 7
+    reorder_cost: float = 50.0
+    markdown_ratio: float = 0.5            # sales pace below this share of forecast: markdown
+    delist_ratio: float = 0.2              # below this share: delist
+    breakout_ratio: float = 1.5            # above this: breakout, boost in recommendations
+    markdown_discount: float = 0.25        # price cut on the stock left when an item is marked down
+    markdown_lift: float = 0.3             # assumed demand lift of a markdown (closed-loop evaluation only)
+    review_every_days: int = 7             # after early_days, review again every N days
+    min_expected_units: float = 5.0        # forecast units over the observed days needed to judge the pace
+    min_prior_rate: float = 0.01           # floor of the prior daily rate (a zero forecast still learns)
+    max_breakout_boost: float = 3.0        # cap of the recommendation boost given to a breakout
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.markdown_discount < 1.0:
+            raise ConfigError(f"key 'adjust.markdown_discount' must be in [0, 1), got {self.markdown_discount}")
+        for key in ("markdown_lift", "reorder_cost", "min_expected_units", "lead_time_days"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"key 'adjust.{key}' must be >= 0, got {getattr(self, key)}")
+        if self.review_every_days < 1 or self.min_prior_rate <= 0 or self.max_breakout_boost < 1:
+            raise ConfigError("keys 'adjust.review_every_days' >= 1, 'adjust.min_prior_rate' > 0 and "
+                              "'adjust.max_breakout_boost' >= 1 are required")
+
+
+@dataclass(frozen=True)
+class EvaluateConf:
+    cutoffs: int = 3                       # historical cutoffs replayed by the backtest
+    step_days: int = 14
+    k: int = 10
+    report_dpi: int = 90
+    max_report_candidates: int = 40        # candidates explained per category in the report
+    play_forward_seed: int = 0             # 0: the simulator's own seed for the closed-loop replay
+
+
 @dataclass(frozen=True)
 class Config:
     env: str = "local"
@@ -122,6 +324,12 @@ class Config:
     ingest: IngestConf = field(default_factory=IngestConf)
     aggregate: AggregateConf = field(default_factory=AggregateConf)
     features: FeaturesConf = field(default_factory=FeaturesConf)
+    deep: DeepConf = field(default_factory=DeepConf)
+    recommend: RecommendConf = field(default_factory=RecommendConf)
+    forecast: ForecastConf = field(default_factory=ForecastConf)
+    optimize: OptimizeConf = field(default_factory=OptimizeConf)
+    adjust: AdjustConf = field(default_factory=AdjustConf)
+    evaluate: EvaluateConf = field(default_factory=EvaluateConf)
     # where each leaf value came from ("conf/base.yaml", "--set", ...), for messages
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -343,6 +551,52 @@ def _validate(obj: Any, sources: Mapping[str, str], prefix: str) -> None:
         for key in ("embedding_batch_size", "sequence_length", "intent_window_days", "audience_top_k"):
             if getattr(obj, key) < 1:
                 fail(key, f"must be >= 1, got {getattr(obj, key)}")
+    if isinstance(obj, RecommendConf):
+        if obj.cold_map not in ("ridge", "mlp"):
+            fail("cold_map", f"must be 'ridge' or 'mlp', got {obj.cold_map!r}")
+        if not 0.0 <= obj.exploration_share < 1.0:
+            fail("exploration_share", f"must be in [0, 1), got {obj.exploration_share}")
+        for key in ("rank", "max_iter", "list_size", "validation_days"):
+            if getattr(obj, key) < 1:
+                fail(key, f"must be >= 1, got {getattr(obj, key)}")
+        if obj.rating_transform not in ("raw", "log1p"):
+            fail("rating_transform", f"must be 'raw' or 'log1p', got {obj.rating_transform!r}")
+        if not 0.0 <= obj.cold_holdout_share < 1.0:
+            fail("cold_holdout_share", f"must be in [0, 1), got {obj.cold_holdout_share}")
+        if not obj.eval_k or min(obj.eval_k) < 1:
+            fail("eval_k", f"must be a non-empty list of k >= 1, got {obj.eval_k}")
+        if any(a <= 0 for a in obj.ridge_alphas) or obj.ridge_alpha <= 0:
+            fail("ridge_alphas", "ridge_alpha and every ridge_alphas value must be > 0")
+    if isinstance(obj, ForecastConf):
+        qs = tuple(obj.quantiles)
+        if not qs or any(not 0.0 < q < 1.0 for q in qs) or list(qs) != sorted(set(qs)):
+            fail("quantiles", f"must be strictly increasing values in (0, 1), got {qs}")
+        if not 0.0 < obj.target_coverage < 1.0:
+            fail("target_coverage", f"must be in (0, 1), got {obj.target_coverage}")
+        for key in ("horizon_weeks", "knn_k", "scenario_levels", "backtest_cutoffs"):
+            if getattr(obj, key) < 1:
+                fail(key, f"must be >= 1, got {getattr(obj, key)}")
+    if isinstance(obj, OptimizeConf):
+        for key in ("category_budget", "launch_cost", "min_order_qty", "max_launches", "risk_weight",
+                    "satisfaction_weight", "max_per_subcategory", "min_per_price_band"):
+            if getattr(obj, key) < 0:
+                fail(key, f"must be >= 0, got {getattr(obj, key)}")
+        if not 0.0 <= obj.salvage_rate <= 1.0:
+            fail("salvage_rate", f"must be in [0, 1], got {obj.salvage_rate}")
+        if not 0.0 < obj.cvar_alpha < 1.0:
+            fail("cvar_alpha", f"must be in (0, 1), got {obj.cvar_alpha}")
+        if obj.scenarios < 1 or obj.time_limit_s <= 0 or obj.mip_gap < 0:
+            fail("scenarios", "scenarios >= 1, time_limit_s > 0 and mip_gap >= 0 are required")
+        for cat, budget in obj.budgets.items():
+            if budget < 0:
+                fail(f"budgets.{cat}", f"must be >= 0, got {budget}")
+    if isinstance(obj, AdjustConf):
+        if not 0.0 <= obj.delist_ratio <= obj.markdown_ratio < obj.breakout_ratio:
+            fail("markdown_ratio", "needs 0 <= delist_ratio <= markdown_ratio < breakout_ratio")
+        if obj.early_days < 1 or obj.prior_weight_days <= 0:
+            fail("early_days", "early_days >= 1 and prior_weight_days > 0 are required")
+    if isinstance(obj, EvaluateConf) and (obj.cutoffs < 1 or obj.step_days < 1 or obj.k < 1):
+        fail("cutoffs", "cutoffs, step_days and k must be >= 1")
     if isinstance(obj, SparkConf) and obj.shuffle_partitions < 0:
         fail("shuffle_partitions", f"must be >= 0, got {obj.shuffle_partitions}")
 

@@ -137,3 +137,219 @@ RUN_LOG = T.StructType([
     T.StructField("files", T.LongType(), False),
     *_COUNTS,
 ])
+
+
+# =================================================================== features
+# gold tables written by debut.features (build_features). Arrays in a fixed
+# order: categories by ``category_index`` (0-based, sorted category names of
+# the current catalog, stored with every item in gold.item_features), channels
+# and event types in the order of CHANNELS / EVENT_TYPES above.
+ATTRIBUTE_DIM = 128              # hashed one-hot of "field=value" tokens
+SEQUENCE_PAD = 0                 # padding id in behaviour sequences (ids start at 1)
+
+ITEM_FEATURES = T.StructType([
+    T.StructField("item_id", T.StringType(), False),          # candidate_id for candidates
+    T.StructField("is_candidate", T.BooleanType(), False),
+    T.StructField("plan_date", T.DateType(), True),           # candidates: their plan; catalog items: null
+    T.StructField("category", T.StringType(), False),
+    T.StructField("category_index", T.IntegerType(), True),   # null: a category the catalog does not have
+    T.StructField("subcategory", T.StringType(), True),
+    T.StructField("brand", T.StringType(), True),
+    T.StructField("title", T.StringType(), True),
+    T.StructField("colour", T.StringType(), True),
+    T.StructField("material", T.StringType(), True),
+    T.StructField("style", T.StringType(), True),
+    T.StructField("status", T.StringType(), True),            # catalog status; "candidate" for candidates
+    T.StructField("price", T.DoubleType(), False),
+    T.StructField("unit_cost", T.DoubleType(), True),
+    T.StructField("margin_rate", T.DoubleType(), True),       # (price - unit_cost) / price
+    T.StructField("price_band", T.IntegerType(), True),       # 1..features.price_bands within category
+    T.StructField("relative_price", T.DoubleType(), True),    # price / catalog median price of the category
+    T.StructField("attribute_vector", T.ArrayType(T.FloatType()), False),   # ATTRIBUTE_DIM
+    T.StructField("text", T.StringType(), False),             # what was embedded
+    T.StructField("text_hash", T.StringType(), False),        # sha2(model id + text): recompute when it moves
+    T.StructField("text_embedding", T.ArrayType(T.FloatType()), True),      # features.embedding_dim
+    T.StructField("as_of_date", T.DateType(), False),         # run_date of the last build that saw the item
+])
+
+CUSTOMER_PROFILE = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("first_seen_date", T.DateType(), True),
+    T.StructField("tenure_days", T.IntegerType(), True),      # as_of_date - first event or order
+    T.StructField("last_purchase_date", T.DateType(), True),
+    T.StructField("recency_days", T.IntegerType(), True),     # null: never purchased
+    T.StructField("frequency", T.LongType(), False),          # orders with a line not cancelled
+    T.StructField("units", T.LongType(), False),              # units kept (completed lines)
+    T.StructField("monetary", T.DoubleType(), False),         # net revenue: completed lines (returns taken off)
+    T.StructField("returned_value", T.DoubleType(), False),
+    T.StructField("category_affinity", T.MapType(T.StringType(), T.DoubleType()), False),
+    T.StructField("category_affinity_vector", T.ArrayType(T.FloatType()), False),  # by category_index
+    T.StructField("price_sensitivity", T.DoubleType(), True),  # mean price paid / category median
+    T.StructField("below_median_share", T.DoubleType(), True),  # share of purchases below the median
+    T.StructField("sessions", T.LongType(), False),
+    T.StructField("mean_session_minutes", T.DoubleType(), True),
+    T.StructField("events_per_session", T.DoubleType(), True),
+    T.StructField("purchase_session_share", T.DoubleType(), True),
+    T.StructField("channel_mix", T.ArrayType(T.FloatType()), False),   # share of events by CHANNELS
+    T.StructField("taste_embedding", T.ArrayType(T.FloatType()), True),
+    T.StructField("segment", T.IntegerType(), True),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+SEGMENTS = T.StructType([
+    T.StructField("segment", T.IntegerType(), False),          # 0 = largest
+    T.StructField("size", T.LongType(), False),
+    T.StructField("share", T.DoubleType(), False),
+    T.StructField("top_categories", T.ArrayType(T.StringType()), False),   # by mean affinity, top 3
+    T.StructField("mean_price_sensitivity", T.DoubleType(), True),
+    T.StructField("mean_recency_days", T.DoubleType(), True),
+    T.StructField("mean_frequency", T.DoubleType(), False),
+    T.StructField("mean_monetary", T.DoubleType(), False),
+    T.StructField("label", T.StringType(), False),            # "frequent, price-sensitive, shoes+bags"
+    T.StructField("k", T.IntegerType(), False),                # segments chosen by silhouette
+    T.StructField("silhouette", T.DoubleType(), True),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+BEHAVIOUR_SEQUENCES = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    # oldest first, left-padded to features.sequence_length (pad: null / SEQUENCE_PAD / 0.0)
+    T.StructField("seq_item_id", T.ArrayType(T.StringType()), False),
+    T.StructField("seq_category", T.ArrayType(T.IntegerType()), False),   # category_index + 1
+    T.StructField("seq_event", T.ArrayType(T.IntegerType()), False),      # EVENT_TYPES index + 1
+    T.StructField("seq_gap", T.ArrayType(T.FloatType()), False),          # log1p(hours since previous)
+    T.StructField("seq_length", T.IntegerType(), False),       # real (unpadded) interactions
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+PURCHASE_INTENT = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("category", T.StringType(), False),
+    T.StructField("cutoff_date", T.DateType(), False),
+    T.StructField("category_index", T.IntegerType(), False),
+    # features as of the cutoff (data strictly before it)
+    T.StructField("recency_days", T.IntegerType(), True),
+    T.StructField("frequency", T.LongType(), False),
+    T.StructField("monetary", T.DoubleType(), False),
+    T.StructField("tenure_days", T.IntegerType(), True),
+    T.StructField("category_share", T.DoubleType(), False),    # share of the weighted interactions
+    T.StructField("category_views_28d", T.LongType(), False),
+    T.StructField("category_carts_28d", T.LongType(), False),
+    T.StructField("category_purchases", T.LongType(), False),  # order lines not cancelled, all history
+    T.StructField("days_since_category_event", T.IntegerType(), True),
+    # label: an order line (not cancelled) in the category in [cutoff, cutoff + intent_window_days)
+    T.StructField("label", T.IntegerType(), False),
+])
+
+SEGMENT_MIX = T.StructType([
+    T.StructField("candidate_id", T.StringType(), False),
+    T.StructField("segment", T.IntegerType(), True),           # null: customers without a profile
+    T.StructField("customers", T.LongType(), False),
+    T.StructField("share", T.DoubleType(), False),             # of the candidate's audience
+    T.StructField("score_share", T.DoubleType(), True),        # of the audience's summed score
+])
+
+# =================================================== silver/gold aggregate
+# Written by debut.aggregate (bronze -> silver, and gold.launch_history).
+# ``agg_run_date``: run_date of the aggregate run that last wrote the row; its
+# max over a table is that table's incremental watermark (bronze rows with a
+# later ingest_run_date are what the next run has to fold in).
+
+SESSIONS = T.StructType([
+    T.StructField("session_key", T.StringType(), False),  # sha2(user_key | start_time in epoch micros)
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("session_date", T.DateType(), False),   # event_date of the first event
+    T.StructField("start_time", T.TimestampType(), False),
+    T.StructField("end_time", T.TimestampType(), False),
+    T.StructField("duration_s", T.LongType(), False),
+    T.StructField("n_events", T.LongType(), False),
+    T.StructField("n_views", T.LongType(), False),
+    T.StructField("n_carts", T.LongType(), False),
+    T.StructField("n_purchases", T.LongType(), False),
+    T.StructField("n_searches", T.LongType(), False),
+    T.StructField("n_log_sessions", T.LongType(), False),  # distinct session_id of the log inside it
+    T.StructField("channel", T.StringType(), True),       # the first event's, null when it had none
+    T.StructField("has_purchase", T.BooleanType(), False),
+    T.StructField("agg_run_date", T.DateType(), False),
+])
+
+ITEM_DAILY = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("date", T.DateType(), False),
+    T.StructField("category", T.StringType(), True),      # latest catalog snapshot; null: not in the catalog
+    T.StructField("views", T.LongType(), False),
+    T.StructField("carts", T.LongType(), False),
+    T.StructField("purchases", T.LongType(), False),      # purchase events
+    T.StructField("units", T.LongType(), False),          # quantity of purchase events
+    T.StructField("revenue", T.DoubleType(), False),      # price x quantity of purchase events
+    T.StructField("ordered_units", T.LongType(), False),  # order lines not cancelled (completed + returned)
+    T.StructField("returned_units", T.LongType(), False),
+    T.StructField("net_units", T.LongType(), False),      # ordered_units - returned_units
+    T.StructField("view_to_cart", T.DoubleType(), True),  # carts / views; null without views
+    T.StructField("cart_to_purchase", T.DoubleType(), True),  # purchases / carts; null without carts
+    T.StructField("conversion", T.DoubleType(), True),    # purchases / views; null without views
+    T.StructField("is_stockout_suspected", T.BooleanType(), False),  # heuristic, see aggregate.items
+    T.StructField("agg_run_date", T.DateType(), False),
+])
+
+CATEGORY_DAILY = T.StructType([
+    T.StructField("category", T.StringType(), True),      # null: items missing from the catalog
+    T.StructField("date", T.DateType(), False),
+    T.StructField("views", T.LongType(), False),
+    T.StructField("carts", T.LongType(), False),
+    T.StructField("purchases", T.LongType(), False),
+    T.StructField("units", T.LongType(), False),
+    T.StructField("revenue", T.DoubleType(), False),
+    T.StructField("net_units", T.LongType(), False),
+    T.StructField("active_items", T.LongType(), False),   # items with a view, cart or purchase that day
+    T.StructField("new_items", T.LongType(), False),      # catalog items whose launch_date is that day
+    T.StructField("agg_run_date", T.DateType(), False),
+])
+
+USER_ITEM = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("views", T.LongType(), False),
+    T.StructField("carts", T.LongType(), False),
+    T.StructField("purchases", T.LongType(), False),
+    T.StructField("units", T.LongType(), False),
+    T.StructField("last_event_time", T.TimestampType(), False),
+    T.StructField("weight", T.DoubleType(), False),       # sum of event_weight x 2^(-age_days / half_life)
+    T.StructField("as_of_date", T.DateType(), False),     # run_date the ages are measured to
+])
+
+LAUNCH_HISTORY = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("category", T.StringType(), False),
+    T.StructField("subcategory", T.StringType(), True),
+    T.StructField("brand", T.StringType(), True),
+    T.StructField("title", T.StringType(), True),
+    T.StructField("colour", T.StringType(), True),
+    T.StructField("material", T.StringType(), True),
+    T.StructField("style", T.StringType(), True),
+    T.StructField("price", T.DoubleType(), False),
+    T.StructField("unit_cost", T.DoubleType(), True),
+    T.StructField("launch_date", T.DateType(), False),
+    T.StructField("is_launch_date_inferred", T.BooleanType(), False),  # catalog had none: first event
+    T.StructField("week", T.IntegerType(), False),        # 1 = launch_date .. launch_date + 6
+    T.StructField("week_start", T.DateType(), False),
+    T.StructField("units", T.LongType(), False),          # purchase-event quantity; 0 when nothing sold
+    T.StructField("views", T.LongType(), False),
+    T.StructField("is_complete", T.BooleanType(), False),  # the whole week lies before run_date
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+
+# ========================================================== evaluation
+# gold.evaluation: every measured number of every stage, one row per metric.
+# Written through debut.tracking.record_metrics (MERGE on the key, so a rerun
+# replaces its own rows), and logged to the stage's MLflow run as well.
+EVALUATION = T.StructType([
+    T.StructField("run_date", T.DateType(), False),
+    T.StructField("component", T.StringType(), False),   # recommend | deep.ctr | forecast | optimize | adjust ...
+    T.StructField("metric", T.StringType(), False),      # ndcg@10, wape, coverage_p10_p90, profit_pct_oracle ...
+    T.StructField("slice", T.StringType(), False),       # "all", "warm", "cold", "cutoff=2026-08-01", "baseline=popularity" ...
+    T.StructField("value", T.DoubleType(), True),
+    T.StructField("n", T.LongType(), True),              # rows / users / launches behind the number
+    T.StructField("recorded_at", T.TimestampType(), False),
+])

@@ -8,6 +8,7 @@ what it needs (Delta extension and catalog, sane shuffle partitions).
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
 from pyspark import SparkConf as _SparkConf
@@ -26,6 +27,9 @@ def get_spark(conf: Config, app_name: Optional[str] = None) -> SparkSession:
         _check_delta(active)
         return active
     sc = conf.spark
+    # Python workers (pandas UDFs, applyInPandas) must run the driver's interpreter,
+    # not whatever `python3` is first on PATH, when debut starts the JVM itself.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     launcher = _SparkConf()  # sees spark-submit's --master/--conf, which win over conf files
     builder = SparkSession.builder.appName(app_name or sc.app_name)
     if not launcher.contains("spark.master"):
@@ -37,6 +41,8 @@ def get_spark(conf: Config, app_name: Optional[str] = None) -> SparkSession:
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.sql.shuffle.partitions": str(partitions),
         "spark.sql.session.timeZone": "UTC",
+        # an unparsable timestamp is null (then quarantined), never an exception
+        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
         "spark.ui.enabled": str(sc.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",

@@ -65,3 +65,41 @@ def job_run(conf: Config, job: str, run_date: str, params: Optional[Dict[str, An
         if params:
             mlflow.log_params(params)
         yield run
+
+
+def record_metrics(spark, conf: Config, run_date, component: str,
+                   metrics: Dict[Any, Any], log_mlflow: bool = True) -> None:
+    """Write metrics to gold.evaluation (MERGE: a rerun replaces its rows) and the active MLflow run.
+
+    ``metrics`` maps ``metric`` or ``(metric, slice)`` or ``(metric, slice, n)``
+    keys to values (n: how many rows/users/launches the number is over).
+    MLflow gets ``<metric>`` for slice "all", else ``<metric>.<slice>`` with
+    characters MLflow rejects replaced by "_".
+    """
+    import datetime as dt
+    import re
+
+    from debut import io
+    from debut.schemas import EVALUATION
+
+    day = run_date if isinstance(run_date, dt.date) else dt.date.fromisoformat(str(run_date))
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = []
+    for key, value in metrics.items():
+        metric, slice_, n = (key, "all", None) if isinstance(key, str) else (tuple(key) + ("all", None))[:3]
+        rows.append((day, component, str(metric), str(slice_), None if value is None else float(value),
+                     None if n is None else int(n), now))
+    if not rows:
+        return
+    io.merge(spark.createDataFrame(rows, EVALUATION), conf, "gold.evaluation")
+    if log_mlflow:
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            clean = {}
+            for (_, _, metric, slice_, value, _, _) in rows:
+                if value is None:
+                    continue
+                name = metric if slice_ == "all" else f"{metric}.{slice_}"
+                clean[re.sub(r"[^A-Za-z0-9_\-. /]", "_", f"{component}.{name}")] = value
+            mlflow.log_metrics(clean)

@@ -259,3 +259,44 @@ def typed(df: DataFrame, schema: T.StructType) -> DataFrame:
     """Select ``schema``'s columns from ``df`` in order, cast to their types."""
     return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
+
+def source_file_col(spark: SparkSession, paths: Sequence[str]) -> Column:
+    """The listed path of each row's file. ``_metadata.file_path`` is URL-encoded
+    (a space reads %20) while listings and ops.ingest_files are not."""
+    jvm_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    pairs = []
+    for p in paths:
+        pairs += [F.lit(jvm_path(p).toUri().toString()), F.lit(p)]
+    encoded = F.col("_metadata.file_path")
+    return F.coalesce(F.create_map(*pairs)[encoded], encoded)
+
+
+_JSON_USER_ID = r'("user_id"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)'
+
+
+def redact_user_ids(bad: DataFrame, key: bytes, fmt: str) -> DataFrame:
+    """Quarantined records keep their text but never a raw customer id: the id is
+    replaced by its user_key (the same HMAC bronze uses), so a quarantined row can
+    still be matched to the customer's other rows without exposing who it is.
+
+    ``fmt`` "json": the ``"user_id": ...`` member is found by pattern, so even a
+    line too malformed to parse is redacted. "csv": the parsed user_id field is
+    replaced wherever it stands in the line.
+    """
+    if fmt == "json":
+        found = F.regexp_extract(F.col("_raw"), _JSON_USER_ID, 2)
+        ident = F.when(found.startswith('"'), F.expr("substring(_uid_raw, 2, length(_uid_raw) - 2)")) \
+            .otherwise(F.col("_uid_raw"))
+        out = (bad.withColumn("_uid_raw", found).withColumn("_uid", F.when(found != "", ident))
+               .transform(lambda d: with_user_key(d, key, src="_uid", dst="_ukey"))
+               .withColumn("_raw", F.when(F.col("_ukey").isNull(), F.col("_raw")).otherwise(
+                   F.regexp_replace("_raw", F.lit(_JSON_USER_ID),
+                                    F.concat(F.lit('$1"'), F.col("_ukey"), F.lit('"')))))
+               .drop("_uid_raw", "_ukey"))
+        return out
+    from debut.ingest.adapters.base import redact  # CSV field-aware replacement
+
+    return (bad.withColumn("_uid", F.col("user_id"))
+            .transform(lambda d: with_user_key(d, key, src="_uid", dst="_ukey"))
+            .withColumn("_raw", redact(F.col("_raw"), F.col("user_id"), F.coalesce(F.col("_ukey"), F.lit(""))))
+            .drop("_ukey"))

@@ -20,7 +20,7 @@ _PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"}
 def read_lines(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     """One row per non-blank line: source_file, _raw (invalid UTF-8 shows as U+FFFD)."""
     return (spark.read.text(list(paths))
-            .select(F.col("_metadata.file_path").alias("source_file"), F.col("value").alias("_raw"))
+            .select(c.source_file_col(spark, paths).alias("source_file"), F.col("value").alias("_raw"))
             .where(F.trim(F.col("_raw")) != ""))
 
 

@@ -36,14 +36,15 @@ class Source:
     to_bronze: Callable[[DataFrame, bytes, dt.date], DataFrame]
     update: bool = False
     update_condition: Optional[str] = None
+    id_format: Optional[str] = None        # json | csv: quarantined records carry a customer id to redact
 
 
 SOURCES = (
     Source("events", "events", (".jsonl", ".json"), "bronze.events", ev.read_lines, ev.validate_events,
-           ev.to_bronze_events),
+           ev.to_bronze_events, id_format="json"),
     Source("orders", "orders", (".csv",), "bronze.orders",
            lambda s, p: tb.read_csv(s, p, schemas.ORDER_FIELDS), tb.validate_orders, tb.to_bronze_orders,
-           update=True, update_condition=tb.ORDER_UPDATE_CONDITION),
+           update=True, update_condition=tb.ORDER_UPDATE_CONDITION, id_format="csv"),
     Source("catalog", "catalog", (".csv",), "bronze.catalog",
            lambda s, p: tb.read_csv(s, p, schemas.CATALOG_FIELDS), tb.validate_catalog, tb.to_bronze_catalog),
     Source("candidates", "candidates", (".csv",), "bronze.candidates",
@@ -76,7 +77,10 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
             io.merge(changes, conf, src.table, update=True, update_condition=src.update_condition)
         else:
             io.append(changes, conf, src.table)
-        io.merge(c.to_quarantine(validated.where(F.col("_reason").isNotNull()), src.name, run_date),
+        bad = validated.where(F.col("_reason").isNotNull())
+        if src.id_format:
+            bad = c.redact_user_ids(bad, key, src.id_format)
+        io.merge(c.to_quarantine(bad, src.name, run_date),
                  conf, "quarantine.records", update=False)
         io.merge(counts, conf, "ops.ingest_files")
     finally:
@@ -93,11 +97,13 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
 def _changes(spark: SparkSession, conf: Config, src: Source, rows: DataFrame) -> DataFrame:
     """Rows of ``rows`` that change the table: new keys, or (for updatable sources)
     matched rows passing the update condition. Computed against the table's
-    current snapshot, which the DataFrame pins."""
+    version at the start of the run, read by version number (time travel), so a
+    recomputation after our own write (an evicted cache block) still sees the
+    same target and yields the same rows."""
     if not io.exists(spark, conf, src.table):
         return rows
     keys = list(io.spec(src.table).keys)
-    target = io.read(spark, conf, src.table)
+    target = io.read(spark, conf, src.table, version=io.version(spark, conf, src.table))
     parts = io.spec(src.table).partition_by
     if parts == ("event_date",):
         # Prune the target to the batch's days: a re-delivered event keeps its event_time.
@@ -128,5 +134,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]
               f" + quarantined {res['quarantined']:,} + duplicates {res['duplicates']:,}"
               f"{'' if ok else '  (DOES NOT RECONCILE)'}")
     if results:
-        io.merge(c.run_log_rows(io.read(spark, conf, "ops.ingest_files"), JOB, run_date), conf, "ops.run_log")
+        # ops.ingest_files also holds files of `debut import`: only this job's sources here
+        files = io.read(spark, conf, "ops.ingest_files").where(F.col("source").isin([s.name for s in SOURCES]))
+        io.merge(c.run_log_rows(files, JOB, run_date), conf, "ops.run_log")
     return results

@@ -26,9 +26,10 @@ def read_csv(spark: SparkSession, paths: Sequence[str], fields: Sequence[str]) -
           .option("header", True).option("mode", "PERMISSIVE")
           .option("columnNameOfCorruptRecord", "_corrupt")
           .option("multiLine", False).option("encoding", "UTF-8")
+          .option("escape", '"')  # RFC 4180: a quote inside a quoted field is doubled
           .csv(list(paths)))
     raw = F.coalesce(F.col("_corrupt"), F.concat_ws(",", *[F.coalesce(F.col(f), F.lit("")) for f in fields]))
-    return df.select(F.col("_metadata.file_path").alias("source_file"), raw.alias("_raw"),
+    return df.select(c.source_file_col(spark, paths).alias("source_file"), raw.alias("_raw"),
                      F.col("_corrupt"), *fields)
 
 

@@ -1,0 +1,103 @@
+"""gold.launch_history: the first weeks of every launch the event history observed.
+
+An item's launch_date is the catalog's, else the day of its first event. Only
+launches inside the history count: a catalog launch_date on or after the first
+day of the events, or (inferred dates) a first event after that first day, since
+an item already selling on day one may be far older. Week w covers
+launch_date + 7(w-1) .. + 6; weeks that have not started by run_date are left
+out, started ones are 0-filled and say whether they are complete.
+
+Launches given as a file (``debut import launch_history``, bronze.launch_history_input)
+join them: ``with_imported_history`` adds the imported items the events do not
+cover (an item in both keeps its event-derived rows). Their weeks are the ones
+the file lists (a missing week stays missing, not 0), ``views`` is 0 (a file
+has none) and ``is_complete`` says whether the week ended before run_date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from debut import io, schemas
+
+_ATTRIBUTES = ("category", "subcategory", "brand", "title", "colour", "material", "style", "price", "unit_cost")
+
+
+def to_launches(events: DataFrame, catalog_latest: DataFrame, *, run_date: dt.date) -> DataFrame:
+    """Catalog items launched inside the event history, before run_date:
+    item_id, attributes, launch_date, is_launch_date_inferred."""
+    item_events = events.where(F.col("item_id").isNotNull())
+    history_start = events.agg(F.min("event_date").alias("_history_start"))  # one row
+    first_seen = item_events.groupBy("item_id").agg(F.min("event_date").alias("_first_seen"))
+    inferred = F.col("launch_date").isNull()
+    return (
+        catalog_latest
+        .join(first_seen, on="item_id", how="left")
+        .crossJoin(history_start)
+        .withColumn("is_launch_date_inferred", inferred)
+        .withColumn("launch_date", F.coalesce(F.col("launch_date"), F.col("_first_seen")))
+        .where(F.when(F.col("is_launch_date_inferred"), F.col("launch_date") > F.col("_history_start"))
+               .otherwise(F.col("launch_date") >= F.col("_history_start")))
+        .where(F.col("launch_date") < F.lit(run_date))
+        .select("item_id", *_ATTRIBUTES, "launch_date", "is_launch_date_inferred")
+    )
+
+
+def to_imported_history(imported: DataFrame, *, run_date: dt.date, launch_weeks: int) -> DataFrame:
+    """bronze.launch_history_input -> LAUNCH_HISTORY rows: the weeks 1..launch_weeks the file
+    gives that started before run_date."""
+    week_start = F.expr("date_add(launch_date, (week - 1) * 7)")
+    return (
+        imported
+        .where(F.col("week").between(1, launch_weeks) & (week_start < F.lit(run_date)))
+        .withColumn("is_launch_date_inferred", F.lit(False))
+        .withColumn("week_start", week_start)
+        .withColumn("views", F.lit(0).cast("long"))
+        .withColumn("is_complete", F.date_add(F.col("week_start"), 6) < F.lit(run_date))
+        .withColumn("as_of_date", F.lit(run_date))
+        .transform(lambda df: io.select_schema(df, schemas.LAUNCH_HISTORY))
+    )
+
+
+def with_imported_history(history: DataFrame, imported: DataFrame, *, run_date: dt.date,
+                          launch_weeks: int) -> DataFrame:
+    """LAUNCH_HISTORY rows plus those of imported items that ``history`` does not hold."""
+    extra = (to_imported_history(imported, run_date=run_date, launch_weeks=launch_weeks)
+             .join(history.select("item_id").distinct(), on="item_id", how="left_anti"))
+    return history.unionByName(extra)
+
+
+def to_launch_history(events: DataFrame, catalog_latest: DataFrame, *, run_date: dt.date,
+                      launch_weeks: int, imported: Optional[DataFrame] = None) -> DataFrame:
+    """bronze.events + latest catalog -> LAUNCH_HISTORY, one row per launch and started week;
+    plus the launches of ``imported`` (bronze.launch_history_input) the events lack."""
+    launches = to_launches(events, catalog_latest, run_date=run_date)
+    week_no = F.floor(F.datediff(F.col("event_date"), F.col("launch_date")) / 7).cast("int") + 1
+    weekly = (
+        events
+        .join(launches.select("item_id", "launch_date"), on="item_id", how="inner")
+        .withColumn("week", week_no)
+        .where(F.col("week").between(1, launch_weeks))
+        .groupBy("item_id", "week")
+        .agg(
+            F.sum(F.when(F.col("event_type") == "purchase", F.coalesce(F.col("quantity"), F.lit(1))))
+            .alias("units"),
+            F.count(F.when(F.col("event_type") == "view", F.lit(1))).alias("views"),
+        )
+    )
+    return (
+        launches
+        .withColumn("week", F.explode(F.sequence(F.lit(1), F.lit(launch_weeks))))
+        .withColumn("week_start", F.expr("date_add(launch_date, (week - 1) * 7)"))
+        .where(F.col("week_start") < F.lit(run_date))
+        .join(weekly, on=["item_id", "week"], how="left")
+        .fillna(0, subset=["units", "views"])
+        .withColumn("is_complete", F.date_add(F.col("week_start"), 6) < F.lit(run_date))
+        .withColumn("as_of_date", F.lit(run_date))
+        .transform(lambda df: io.select_schema(df, schemas.LAUNCH_HISTORY))
+        .transform(lambda df: df if imported is None else with_imported_history(
+            df, imported, run_date=run_date, launch_weeks=launch_weeks))
+    )

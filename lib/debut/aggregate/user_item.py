@@ -1,0 +1,46 @@
+"""Implicit feedback per user and item: counts and a time-decayed weight.
+
+weight = sum over the pair's events of event_weight[type] * 2^(-age_days / half_life),
+age_days = whole days from event_date to run_date (0 for events dated on or
+after run_date). Measured to run_date, so a rerun gives the same weights.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Mapping
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from debut import io, schemas
+
+
+def _event_weight(event_weights: Mapping[str, float]):
+    """CASE over event_type; a type without a weight weighs 0."""
+    expr = F.lit(0.0)
+    for event_type, w in sorted(event_weights.items()):
+        expr = F.when(F.col("event_type") == event_type, F.lit(float(w))).otherwise(expr)
+    return expr
+
+
+def to_user_item(events: DataFrame, *, run_date: dt.date, event_weights: Mapping[str, float],
+                 half_life_days: float) -> DataFrame:
+    """bronze.events -> USER_ITEM, one row per user_key and item_id seen together."""
+    age_days = F.greatest(F.datediff(F.lit(run_date), F.col("event_date")), F.lit(0))
+    decay = F.pow(F.lit(2.0), -age_days / F.lit(float(half_life_days)))
+    is_purchase = F.col("event_type") == "purchase"
+    return (
+        events
+        .where(F.col("item_id").isNotNull())
+        .groupBy("user_key", "item_id")
+        .agg(
+            F.count(F.when(F.col("event_type") == "view", F.lit(1))).alias("views"),
+            F.count(F.when(F.col("event_type") == "cart", F.lit(1))).alias("carts"),
+            F.count(F.when(is_purchase, F.lit(1))).alias("purchases"),
+            F.coalesce(F.sum(F.when(is_purchase, F.coalesce(F.col("quantity"), F.lit(1)))), F.lit(0)).alias("units"),
+            F.max("event_time").alias("last_event_time"),
+            F.sum(_event_weight(event_weights) * decay).alias("weight"),
+        )
+        .withColumn("as_of_date", F.lit(run_date))
+        .transform(lambda df: io.select_schema(df, schemas.USER_ITEM))
+    )

@@ -1,0 +1,232 @@
+"""build_features: bronze + silver -> gold.item_features, customer_profile, segments,
+behaviour_sequences, purchase_intent.
+
+Writes are re-runnable: item features MERGE on item_id (only rows that
+changed; embeddings are computed only for texts never embedded before),
+intent labels replace their cutoff_date, the as-of-run_date snapshots
+(profile, segments, sequences) are overwritten. Segmentation picks k by silhouette and
+logs every k's silhouette to MLflow; where the simulator's truth is present
+the adjusted Rand index of the recovered segments is logged too.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Dict, Optional
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from debut import io
+from debut import schemas as S
+from debut.config import Config, flatten
+from debut.features import common, embed, evaluate, intent, items, profile, segments, sequences
+
+JOB = "build_features"
+
+
+def _log(msg: str) -> None:
+    print(f"[{JOB}] {msg}", flush=True)
+
+
+def _check_python_workers(spark: SparkSession) -> None:
+    """Warn when local executors run another interpreter: the embedding UDF needs debut,
+    pandas and sentence-transformers there (spark-submit/clusters set PYSPARK_PYTHON)."""
+    import shutil
+    import sys
+
+    sc = spark.sparkContext
+    exec_ = getattr(sc, "pythonExec", None)
+    if sc.master.startswith("local") and exec_:
+        resolved = shutil.which(exec_) or exec_
+        if os.path.abspath(resolved) != os.path.abspath(sys.executable):  # not realpath: venvs link
+            _log(f"WARNING: Python workers run {exec_!r}, not this interpreter ({sys.executable}); the "
+                 f"embedding UDF will fail there unless it has debut and sentence-transformers. "
+                 f"Set PYSPARK_PYTHON={sys.executable}")
+
+
+def _read_or_empty(spark: SparkSession, conf: Config, name: str, schema) -> DataFrame:
+    if io.exists(spark, conf, name):
+        return io.read(spark, conf, name)
+    return spark.createDataFrame([], schema)
+
+
+def build_item_features(spark: SparkSession, conf: Config, run_date: dt.date, catalog_now: DataFrame,
+                        category_index: DataFrame) -> Dict[str, int]:
+    """MERGE gold.item_features; embed only the texts not embedded before (by text_hash)."""
+    fc = conf.features
+    path = fc.embedding_model_path       # None: the packaged model, resolved on each executor
+    candidates = _read_or_empty(spark, conf, "bronze.candidates", S.CANDIDATES)
+    rows = items.to_item_features(catalog_now, candidates, category_index, run_date=run_date,
+                                  bands=fc.price_bands, model_id=embed.model_id(path))
+    existing = None
+    if io.exists(spark, conf, "gold.item_features"):
+        existing = io.read(spark, conf, "gold.item_features")
+        known = existing.where(F.col("text_embedding").isNotNull())
+        # the item's own embedding when its text is unchanged, else any item's with the same text
+        # (a launched candidate keeps its candidate's embedding)
+        own = known.select("item_id", "text_hash", F.col("text_embedding").alias("_own"))
+        same_text = known.groupBy("text_hash").agg(F.min_by("text_embedding", "item_id").alias("_same"))
+        rows = (rows.join(own, on=["item_id", "text_hash"], how="left")
+                .join(same_text, on="text_hash", how="left")
+                .withColumn("text_embedding", F.coalesce("_own", "_same")).drop("_own", "_same"))
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    fresh = None
+    try:
+        counts = rows.agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("text_embedding").isNull(), 1))
+                          .alias("todo")).first()
+        n_rows, n_todo = counts["n"], counts["todo"]
+        todo = rows.where(F.col("text_embedding").isNull())
+        source = rows
+        if n_todo:
+            parts = embed.embedding_partitions(n_todo, batch_size=fc.embedding_batch_size,
+                                               parallelism=spark.sparkContext.defaultParallelism)
+            # Materialised once: MERGE reads its source twice and embeddings are the expensive part.
+            fresh = (embed.with_text_embedding(todo.drop("text_embedding"), path=path,
+                                               batch_size=fc.embedding_batch_size, dim=fc.embedding_dim,
+                                               partitions=parts)
+                     .select([f.name for f in S.ITEM_FEATURES.fields])
+                     .persist(StorageLevel.MEMORY_AND_DISK))
+            fresh.count()
+            source = rows.where(F.col("text_embedding").isNotNull()).unionByName(fresh)
+        source = io.select_schema(source, S.ITEM_FEATURES)
+        if existing is not None:
+            # only rows that differ from the table go into the MERGE (a rerun writes nothing)
+            same = [source[f.name].eqNullSafe(existing[f.name]) for f in S.ITEM_FEATURES.fields]
+            source = source.join(existing, on=same, how="left_anti")
+        n_written = source.count()
+        if n_written:
+            io.merge(source, conf, "gold.item_features")
+    finally:
+        rows.unpersist()
+        if fresh is not None:
+            fresh.unpersist()
+    return {"items": n_rows, "embedded": n_todo, "items_written": n_written}
+
+
+def build_segments(profile_df: DataFrame, conf: Config, category_index: DataFrame, run_date: dt.date):
+    """(profile with segment, gold.segments rows, SegmentFit or None when too few customers)."""
+    fc = conf.features
+    feats = segments.to_segment_features(profile_df).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        n = feats.count()
+        if n <= fc.segment_k_min:
+            _log(f"segments: {n} customers, too few for k >= {fc.segment_k_min}; one segment")
+            assigned = feats.select("user_key", F.lit(0).alias("segment"))
+            fit = None
+            k, sil = 1, None
+        else:
+            fit = segments.fit_segments(feats, k_min=fc.segment_k_min, k_max=fc.segment_k_max, seed=fc.segment_seed)
+            for kk, s in sorted(fit.silhouettes.items()):
+                _log(f"segments: k={kk} silhouette {s:.4f}{'  <- chosen' if kk == fit.k else ''}")
+            assigned = segments.assign_segments(fit, feats)
+            k, sil = fit.k, fit.silhouette
+        with_seg = (profile_df.drop("segment").join(assigned, on="user_key", how="left")
+                    .select([F.col(f.name).cast(f.dataType).alias(f.name) for f in S.CUSTOMER_PROFILE.fields])
+                    .persist(StorageLevel.MEMORY_AND_DISK))
+        with_seg.count()
+    finally:
+        feats.unpersist()
+    seg_rows = segments.to_segments(with_seg, category_index, k=k, silhouette=sil, as_of=run_date)
+    return with_seg, seg_rows, fit
+
+
+def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, object]:
+    from debut import tracking
+
+    fc = conf.features
+    catalog = io.read(spark, conf, "bronze.catalog")
+    events = io.read(spark, conf, "bronze.events")
+    orders = io.read(spark, conf, "bronze.orders")
+    sessions = io.read(spark, conf, "silver.sessions")
+    user_item = io.read(spark, conf, "silver.user_item")
+
+    keep = StorageLevel.MEMORY_AND_DISK
+    catalog_now = common.latest_catalog(catalog, run_date=run_date)      # small: recomputed where used
+    category_index = common.to_category_index(catalog_now)
+    medians = common.to_category_medians(catalog_now)
+    # every snapshot's items: used by the profile, the sequences and the labels
+    item_cats = common.to_item_categories(catalog, category_index, run_date=run_date).persist(keep)
+    cached = [item_cats]
+    out: Dict[str, object] = {}
+    params = {f"features.{k}": v for k, v in flatten(fc).items()}
+    with tracking.job_run(conf, JOB, run_date.isoformat(), log_conf=False, params=params):
+        import mlflow
+
+        try:
+            _check_python_workers(spark)
+            res = build_item_features(spark, conf, run_date, catalog_now, category_index)
+            out.update(res)
+            _log(f"item_features: {res['items']:,} items and candidates, {res['embedded']:,} texts embedded, "
+                 f"{res['items_written']:,} rows new or changed")
+
+            prof = profile.to_customer_profile(events, orders, sessions, user_item, item_cats, category_index,
+                                               medians, io.read(spark, conf, "gold.item_features"),
+                                               as_of=run_date).persist(keep)
+            cached.append(prof)
+            with_seg, seg_rows, fit = build_segments(prof, conf, category_index, run_date)
+            seg_rows = seg_rows.persist(keep)
+            cached += [with_seg, seg_rows]
+            io.overwrite(with_seg, conf, "gold.customer_profile")
+            io.overwrite(seg_rows, conf, "gold.segments")
+            out["customers"] = with_seg.count()
+            for r in seg_rows.orderBy("segment").collect():  # k rows
+                _log(f"segment {r['segment']}: {r['size']:,} customers ({r['share']:.0%}) {r['label']}")
+            if fit is not None:
+                out["segment_k"] = fit.k
+                out["silhouettes"] = dict(fit.silhouettes)
+                mlflow.log_param("segment_k", fit.k)
+                mlflow.log_metrics({"segment_k": fit.k, **{f"silhouette_k{k}": v for k, v in fit.silhouettes.items()
+                                                           if v == v}})
+
+            seqs = sequences.to_behaviour_sequences(events, item_cats, as_of=run_date, length=fc.sequence_length)
+            io.overwrite(seqs, conf, "gold.behaviour_sequences")
+
+            out.update(write_purchase_intent(conf, run_date, events, orders, item_cats, category_index))
+            mlflow.log_metrics({k: float(out[k]) for k in ("customers", "items", "embedded", "intent_rows",
+                                                           "intent_positive_rate")})
+
+            ari = _segment_recovery(spark, conf, with_seg)
+            if ari is not None:
+                out["segment_ari"] = ari
+                mlflow.log_metric("segment_ari", ari)
+                _log(f"segment recovery vs simulator truth: adjusted Rand index {ari:.3f}")
+        finally:
+            for df in cached:
+                df.unpersist()
+    return out
+
+
+def write_purchase_intent(conf: Config, run_date: dt.date, events: DataFrame, orders: DataFrame,
+                          item_cats: DataFrame, category_index: DataFrame) -> Dict[str, float]:
+    """Replace the labels of this run's cutoff (earlier cutoffs stay: they are training data)."""
+    fc = conf.features
+    cutoff = intent.intent_cutoff(run_date, fc.intent_window_days)
+    labels = intent.to_purchase_intent(events, orders, item_cats, category_index, run_date=run_date,
+                                       window_days=fc.intent_window_days,
+                                       event_weights=conf.aggregate.event_weights,
+                                       half_life_days=conf.aggregate.decay_half_life_days)
+    labels = labels.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        stats = labels.agg(F.count(F.lit(1)).alias("n"), F.avg("label").alias("rate")).first()
+        io.replace_where(labels, conf, "gold.purchase_intent", f"cutoff_date = DATE'{cutoff.isoformat()}'")
+    finally:
+        labels.unpersist()
+    _log(f"purchase_intent: cutoff {cutoff}, {stats['n']:,} customer x category rows, "
+         f"positive rate {stats['rate'] or 0:.3f}")
+    return {"intent_rows": stats["n"], "intent_positive_rate": stats["rate"] or 0.0}
+
+
+def _segment_recovery(spark: SparkSession, conf: Config, profile_df: DataFrame) -> Optional[float]:
+    """ARI against <truth_dir>/user_segments.parquet when it exists (simulated data only)."""
+    from debut.ingest.common import hash_key
+
+    try:
+        key = hash_key(conf)
+    except KeyError:
+        return None
+    truth = evaluate.read_truth_segments(spark, conf, key)
+    if truth is None:
+        return None
+    return evaluate.segment_recovery(profile_df.select("user_key", "segment"), truth)

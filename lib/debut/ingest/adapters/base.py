@@ -1,0 +1,269 @@
+"""What the import adapters share: the adapter contract, header-mapped all-string
+reads, parsing that never raises, customer-id redaction and change detection.
+
+Every adapter reads rows with ``source_file``, ``_rid`` (a record's position,
+unique and increasing within its file), ``_raw`` and ``_corrupt`` plus its
+fields as strings; validates them into ``_reason``/``_detail`` (common.Rule);
+and plans ``Write``s: the rows that change a table, computed against the table
+before anything is written.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from debut import io, schemas
+from debut.config import Config, ConfigError, IngestConf
+from debut.ingest import common as c
+from debut.ingest.common import LandingFile, source_file_col  # noqa: F401  (adapters use b.source_file_col)
+
+# Reason codes the adapters add to those of debut.ingest.common.
+UNSUPPORTED_EVENT_TYPE = "unsupported_event_type"   # a known type of the format that debut does not model
+NOT_A_PRODUCT = "not_a_product"                     # postage, fees, adjustments, tests ...
+BAD_WEEK = "bad_week"                               # launch week below 1
+PRODUCT_REJECTED = "product_rejected"               # another record of the same product was quarantined
+INCONSISTENT_PRODUCT = "inconsistent_product"       # records of one product disagree
+
+_INT = r"^[+-]?\d{1,9}(\.0*)?$"
+_DOUBLE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+@dataclass(frozen=True)
+class Write:
+    """Rows that change ``table``: new keys, or (``update``) rows whose content moved."""
+    table: str
+    rows: DataFrame
+    schema: T.StructType
+    update: bool = False
+    counted: bool = False     # its (source_file, _rid) are the records counted as accepted
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    suffixes: Tuple[str, ...]
+    read: Callable[[SparkSession, Sequence[LandingFile]], DataFrame]
+    validate: Callable[[DataFrame, dt.date, IngestConf, bytes], DataFrame]
+    plan: Callable[[SparkSession, Config, DataFrame, dt.date], List[Write]]
+
+
+# ------------------------------------------------------------------ reading
+def header_fields(spark: SparkSession, path: str) -> Optional[List[str]]:
+    """The header row of a CSV file as a list of names; None for an empty file."""
+    lines = spark.sparkContext.textFile(path).take(1)
+    if not lines:
+        return None
+    return next(csv.reader([lines[0].lstrip("\ufeff")]))
+
+
+def norm_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def csv_line(cols: Sequence[str]) -> Column:
+    """Fields joined back into a CSV line (quoted where needed): ``_raw`` of a parsed row."""
+    def field(c: str) -> Column:
+        v = F.coalesce(F.col(c), F.lit(""))
+        needs = v.rlike('[",\\r\\n]')
+        return F.when(needs, F.concat(F.lit('"'), F.regexp_replace(v, '"', '""'), F.lit('"'))).otherwise(v)
+    return F.concat_ws(",", *[field(c) for c in cols])
+
+
+def read_csv_group(spark: SparkSession, paths: Sequence[str], fields: Sequence[str]) -> DataFrame:
+    """CSV files sharing one header, all fields as strings, by position.
+
+    RFC-4180 quoting (a quote inside a quoted field is doubled). A row whose
+    field count differs from the header's keeps its line in ``_corrupt``.
+    ``_rid`` comes from the scan itself, so it follows the order of the file.
+    """
+    schema = T.StructType([T.StructField(f, T.StringType()) for f in fields]
+                          + [T.StructField("_corrupt", T.StringType())])
+    df = (spark.read.schema(schema)
+          .option("header", True).option("mode", "PERMISSIVE")
+          .option("columnNameOfCorruptRecord", "_corrupt")
+          .option("quote", '"').option("escape", '"')
+          .option("multiLine", False).option("encoding", "UTF-8")
+          .csv(list(paths)))
+    return df.select(source_file_col(spark, paths).alias("source_file"),
+                     F.monotonically_increasing_id().alias("_rid"),
+                     F.coalesce(F.col("_corrupt"), csv_line(fields)).alias("_raw"),
+                     F.col("_corrupt"), *fields)
+
+
+def read_csv_files(spark: SparkSession, files: Sequence[LandingFile],
+                   to_fields: Callable[[str, List[str]], List[str]]) -> List[Tuple[Tuple[str, ...], DataFrame]]:
+    """Read files grouped by header; ``to_fields(path, header)`` maps a header to
+    the canonical field names (raising ConfigError when it does not fit).
+    Empty files are skipped (they count as zero rows read)."""
+    groups: Dict[Tuple[str, ...], List[str]] = {}
+    for f in files:
+        header = header_fields(spark, f.path)
+        if header is None:
+            continue
+        groups.setdefault(tuple(to_fields(f.path, header)), []).append(f.path)
+    return [(fields, read_csv_group(spark, paths, fields)) for fields, paths in groups.items()]
+
+
+def union_all(frames: Sequence[DataFrame]) -> DataFrame:
+    return functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+
+
+def empty_rows(spark: SparkSession, fields: Sequence[str]) -> DataFrame:
+    schema = T.StructType([T.StructField("source_file", T.StringType()), T.StructField("_rid", T.LongType()),
+                           T.StructField("_raw", T.StringType()), T.StructField("_corrupt", T.StringType())]
+                          + [T.StructField(f, T.StringType()) for f in fields])
+    return spark.createDataFrame([], schema)
+
+
+def map_header(fmt: str, path: str, header: Sequence[str], aliases: Dict[str, str],
+               required: Sequence[str]) -> List[str]:
+    """Canonical names for ``header`` (in its order); ConfigError naming what is wrong."""
+    out = []
+    for name in header:
+        key = norm_name(name).replace(" ", "").replace("_", "")
+        if key not in aliases:
+            raise ConfigError(f"{fmt}: {path}: unexpected column {name!r} (expected {', '.join(required)})")
+        out.append(aliases[key])
+    absent = [r for r in required if r not in out]
+    if absent or len(set(out)) != len(out):
+        raise ConfigError(f"{fmt}: {path}: header {','.join(header)!r} does not match the format "
+                          f"(expected {', '.join(required)}{'; missing ' + ', '.join(absent) if absent else ''})")
+    return out
+
+
+# ------------------------------------------------------------------ parsing (never raises)
+def blank(col: Column) -> Column:
+    return col.isNull() | (F.trim(col) == "")
+
+
+def nonblank(col: Column) -> Column:
+    """Trimmed value, null when empty."""
+    return F.when(~blank(col), F.trim(col))
+
+
+def to_int(col: Column) -> Column:
+    """Integer text ("2", "-3", "2.0"); anything else null."""
+    t = F.trim(col)
+    return F.when(t.rlike(_INT), t.cast("double").cast("int"))
+
+
+def to_double(col: Column) -> Column:
+    t = F.trim(col)
+    return F.when(t.rlike(_DOUBLE), t.cast("double"))
+
+
+# Casts (unlike to_timestamp with a pattern) give null on bad input under any
+# spark.sql.legacy.timeParserPolicy; the regexes pin the accepted shapes.
+_ISO_TS = r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?( ?(Z|UTC|[+-]\d{2}:?\d{2}))?$"
+_ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
+_US_TS = r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(:(\d{2}))?$"
+
+
+def iso_timestamp(col: Column) -> Column:
+    """"2019-10-01 00:00:00 UTC", "2019-10-01T00:00:00Z", "2009-12-01 07:45:00" (UTC when no zone)."""
+    t = F.trim(col)
+    return F.when(t.rlike(_ISO_TS), t.cast("timestamp"))
+
+
+def us_timestamp(col: Column) -> Column:
+    """"12/1/2009 7:45" (month/day/year, as Excel writes US dates), seconds optional."""
+    t = F.trim(col)
+    part = lambda i: F.regexp_extract(t, _US_TS, i)  # noqa: E731
+    iso = F.concat(part(3), F.lit("-"), F.lpad(part(1), 2, "0"), F.lit("-"), F.lpad(part(2), 2, "0"), F.lit(" "),
+                   F.lpad(part(4), 2, "0"), F.lit(":"), part(5), F.lit(":"),
+                   F.when(part(7) != "", part(7)).otherwise(F.lit("00")))
+    return F.when(t.rlike(_US_TS), iso.cast("timestamp"))
+
+
+def iso_date(col: Column) -> Column:
+    """"2024-03-04" (a time part, as Parquet timestamps print, is dropped)."""
+    t = F.trim(col)
+    return F.when(t.rlike(_ISO_DATE), t.cast("date"))
+
+
+# ------------------------------------------------------------------ privacy
+def redact(raw: Column, value: Column, replacement: Column) -> Column:
+    """``raw`` with the CSV field equal to ``value`` (quoted or not) replaced.
+
+    Used so that quarantine keeps the record but not the raw customer id (it
+    holds the user_key instead). A record too malformed to place its fields may
+    keep an id in another position.
+    """
+    quoted = F.concat(F.lit('(^|,)"?\\Q'), value, F.lit('\\E"?(?=,|$)'))
+    by_field = F.regexp_replace(raw, quoted, F.concat(F.lit("$1"), replacement))
+    anywhere = F.call_function("replace", raw, value, replacement)
+    return (F.when(blank(value), raw)
+            .when(value.contains("\\"), anywhere)  # a backslash could end the \\Q quote
+            .otherwise(by_field))
+
+
+def without_raw_id(df: DataFrame, id_col: str) -> DataFrame:
+    """Drop the raw customer id column and put the user_key in its place in ``_raw``.
+    Called after validation, so the rules saw the record as read."""
+    return (df.withColumn("_raw", redact(F.col("_raw"), F.col(id_col), F.col("user_key")))
+            .drop(id_col))
+
+
+# ------------------------------------------------------------------ writes
+def changed_rows(spark: SparkSession, conf: Config, table: str, rows: DataFrame,
+                 compare: Sequence[str] = ()) -> DataFrame:
+    """Rows of ``rows`` that change ``table``: keys it lacks, or (``compare`` given)
+    keys whose compared columns differ. ``rows`` holds one row per key."""
+    if not io.exists(spark, conf, table):
+        return rows
+    keys = list(io.spec(table).keys)
+    target = io.read(spark, conf, table, version=io.version(spark, conf, table))  # pinned: safe to recompute after the write
+    parts = io.spec(table).partition_by
+    if len(parts) == 1 and parts[0] in rows.columns:
+        lo, hi = rows.agg(F.min(parts[0]), F.max(parts[0])).first()
+        if lo is None:
+            return rows
+        target = target.where(F.col(parts[0]).between(lo, hi))
+    if not compare:
+        return rows.join(target.select(*keys), on=keys, how="left_anti")
+    t = target.select(*keys, *[F.col(c).alias(f"_t_{c}") for c in compare], F.lit(True).alias("_t_found"))
+    differs = functools.reduce(lambda a, b: a | b, [~F.col(c).eqNullSafe(F.col(f"_t_{c}")) for c in compare])
+    return (rows.join(t, on=keys, how="left")
+            .where(F.col("_t_found").isNull() | differs)
+            .select(*rows.columns))
+
+
+def run_date_col(run_date: dt.date) -> Column:
+    return F.lit(run_date).cast("date")
+
+
+CATALOG_CONTENT = ("category", "subcategory", "brand", "title", "colour", "material", "style", "price",
+                   "unit_cost", "launch_date", "status")
+
+
+def catalog_write(spark: SparkSession, conf: Config, items: DataFrame, run_date: dt.date) -> Write:
+    """bronze.catalog rows derived from behaviour: snapshot run_date, status active.
+
+    ``items``: item_id, category, subcategory, brand, title, price, first_date,
+    source_file (one row per item). launch_date is the earliest date the item
+    was seen: in this import, or an earlier launch_date already in bronze.catalog.
+    A derived row replaces a row of the same item and snapshot date.
+    """
+    if io.exists(spark, conf, "bronze.catalog"):
+        known = (io.read(spark, conf, "bronze.catalog").groupBy("item_id")
+                 .agg(F.min("launch_date").alias("_known_launch")))
+        items = items.join(known, on="item_id", how="left")
+    else:
+        items = items.withColumn("_known_launch", F.lit(None).cast("date"))
+    rows = items.select(
+        "item_id", "category", "subcategory", "brand", "title",
+        F.lit(None).cast("string").alias("colour"), F.lit(None).cast("string").alias("material"),
+        F.lit(None).cast("string").alias("style"), "price", F.lit(None).cast("double").alias("unit_cost"),
+        F.least("first_date", "_known_launch").alias("launch_date"), F.lit("active").alias("status"),
+        run_date_col(run_date).alias("snapshot_date"), "source_file",
+        run_date_col(run_date).alias("ingest_run_date"),
+    ).transform(lambda df: c.typed(df, schemas.CATALOG))
+    return Write("bronze.catalog", changed_rows(spark, conf, "bronze.catalog", rows, CATALOG_CONTENT),
+                 schemas.CATALOG, update=True)
