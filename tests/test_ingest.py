@@ -10,6 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from debut import io
+from debut.config import ConfigError
 from debut.ingest import common as c
 from debut.ingest import events as ev
 from debut.ingest import job
@@ -99,7 +100,7 @@ def test_hash_key_never_appears_in_the_plan(spark, capsys):
 def test_missing_hash_key_is_a_clear_error(conf, monkeypatch):
     monkeypatch.delenv("DEBUT_HASH_KEY", raising=False)
     strict = conf.replace(**{"ingest.allow_dev_hash_key": False})
-    with pytest.raises(KeyError, match="environment variable DEBUT_HASH_KEY is not set"):
+    with pytest.raises(ConfigError, match="environment variable DEBUT_HASH_KEY is not set"):
         c.hash_key(strict)
     monkeypatch.setenv("DEBUT_HASH_KEY", "abc")
     assert c.hash_key(strict) == b"abc"

@@ -244,6 +244,23 @@ class ForecastConf:
     min_scale: float = 0.5                 # per-candidate spread factor clipped to [min_scale, 1 / min_scale]
     embed_titles: bool = True              # forecast-file / imported history: embed titles when they exist
 
+    def __post_init__(self) -> None:
+        def fail(key: str, msg: str) -> None:
+            raise ConfigError(f"key 'forecast.{key}' {msg}")
+
+        for key in ("knn_temperature", "knn_price_scale", "content_ridge_alpha"):
+            if getattr(self, key) <= 0:
+                fail(key, f"must be > 0, got {getattr(self, key)}")
+        for key in ("knn_text_weight", "knn_attr_weight", "knn_price_weight", "max_elasticity"):
+            if getattr(self, key) < 0:
+                fail(key, f"must be >= 0, got {getattr(self, key)}")
+        if self.knn_attr_weight + self.knn_text_weight + self.knn_price_weight <= 0:
+            fail("knn_attr_weight", "knn_text_weight + knn_attr_weight + knn_price_weight must be > 0")
+        if not 0.0 < self.min_scale <= 1.0:
+            fail("min_scale", f"must be in (0, 1], got {self.min_scale}")
+        if self.cv_folds < 2 or self.backtest_step_days < 1 or self.min_launches < 1:
+            fail("cv_folds", "cv_folds >= 2, backtest_step_days >= 1 and min_launches >= 1 are required")
+
 
 @dataclass(frozen=True)
 class OptimizeConf:
@@ -332,6 +349,15 @@ class Config:
     evaluate: EvaluateConf = field(default_factory=EvaluateConf)
     # where each leaf value came from ("conf/base.yaml", "--set", ...), for messages
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def source_of(self, key: str) -> str:
+        """Where a dotted key's value came from: a file path, "--set" or "defaults"."""
+        return _where(self.sources, key)
+
+    def path_error(self, key: str, problem: str) -> "ConfigError":
+        """A ConfigError for a path setting, naming the key, its value and its file."""
+        value = getattr(getattr(self, key.split(".")[0]), key.split(".")[1])
+        return ConfigError(f"{self.source_of(key)}: key '{key}' ({value}) {problem}")
 
     def replace(self, **overrides: Any) -> "Config":
         """Return a copy with dotted-key overrides applied, e.g. replace(**{"simulate.users": 10})."""
@@ -585,18 +611,26 @@ def _validate(obj: Any, sources: Mapping[str, str], prefix: str) -> None:
             fail("salvage_rate", f"must be in [0, 1], got {obj.salvage_rate}")
         if not 0.0 < obj.cvar_alpha < 1.0:
             fail("cvar_alpha", f"must be in (0, 1), got {obj.cvar_alpha}")
-        if obj.scenarios < 1 or obj.time_limit_s <= 0 or obj.mip_gap < 0:
-            fail("scenarios", "scenarios >= 1, time_limit_s > 0 and mip_gap >= 0 are required")
+        if obj.scenarios < 1:
+            fail("scenarios", f"must be >= 1, got {obj.scenarios}")
+        if obj.time_limit_s <= 0:
+            fail("time_limit_s", f"must be > 0, got {obj.time_limit_s}")
+        if obj.mip_gap < 0:
+            fail("mip_gap", f"must be >= 0, got {obj.mip_gap}")
         for cat, budget in obj.budgets.items():
             if budget < 0:
                 fail(f"budgets.{cat}", f"must be >= 0, got {budget}")
     if isinstance(obj, AdjustConf):
         if not 0.0 <= obj.delist_ratio <= obj.markdown_ratio < obj.breakout_ratio:
             fail("markdown_ratio", "needs 0 <= delist_ratio <= markdown_ratio < breakout_ratio")
-        if obj.early_days < 1 or obj.prior_weight_days <= 0:
-            fail("early_days", "early_days >= 1 and prior_weight_days > 0 are required")
-    if isinstance(obj, EvaluateConf) and (obj.cutoffs < 1 or obj.step_days < 1 or obj.k < 1):
-        fail("cutoffs", "cutoffs, step_days and k must be >= 1")
+        if obj.early_days < 1:
+            fail("early_days", f"must be >= 1, got {obj.early_days}")
+        if obj.prior_weight_days <= 0:
+            fail("prior_weight_days", f"must be > 0, got {obj.prior_weight_days}")
+    if isinstance(obj, EvaluateConf):
+        for key in ("cutoffs", "step_days", "k"):
+            if getattr(obj, key) < 1:
+                fail(key, f"must be >= 1, got {getattr(obj, key)}")
     if isinstance(obj, SparkConf) and obj.shuffle_partitions < 0:
         fail("shuffle_partitions", f"must be >= 0, got {obj.shuffle_partitions}")
 

@@ -21,6 +21,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
+from debut.config import ConfigError
+
 
 # Reason codes (stable: reports and alerts key on them).
 INVALID_ENCODING = "invalid_encoding"
@@ -78,6 +80,12 @@ def _qualify(path: str) -> str:
     return path if "://" in path or path.startswith("/") else os.path.abspath(path)
 
 
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """Whether a Hadoop path (local, HDFS, object store) exists."""
+    jpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return bool(jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(jpath))
+
+
 def files_to_ingest(spark: SparkSession, conf, root: str, suffixes: Tuple[str, ...],
                     run_date: dt.date) -> List[LandingFile]:
     """Landing files dated on or before run_date that no earlier run ingested.
@@ -105,7 +113,7 @@ def hash_key(conf) -> bytes:
         return value.encode("utf-8")
     if conf.ingest.allow_dev_hash_key:
         return _DEV_KEY.encode("utf-8")
-    raise KeyError(f"environment variable {conf.ingest.hash_key_env} is not set: it holds the key that "
+    raise ConfigError(f"environment variable {conf.ingest.hash_key_env} is not set: it holds the key that "
                    f"pseudonymises customer ids (set it, or ingest.allow_dev_hash_key: true for demo data)")
 
 

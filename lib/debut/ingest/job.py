@@ -122,6 +122,8 @@ def _changes(spark: SparkSession, conf: Config, src: Source, rows: DataFrame) ->
 
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]:
     key = c.hash_key(conf)  # fail before reading anything when the key is missing
+    if not c.path_exists(spark, conf.paths.landing_dir):
+        raise conf.path_error("paths.landing_dir", "does not exist: nothing to ingest from")
     results = {}
     for src in SOURCES:
         res = ingest_source(spark, conf, run_date, src, key)

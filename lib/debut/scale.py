@@ -1,0 +1,231 @@
+"""Scale runs and the ingest/aggregate benchmark (on demand, never in CI).
+
+    python -m debut.scale run --events 10M [--stages ingest,aggregate,build_features,train_als]
+    python -m debut.scale duckdb --events 10M      # ingest + item_daily: debut on Spark vs DuckDB
+
+``run`` sizes the simulator for the requested number of events (users scale,
+the 120-day history and the sessions per user stay as in base.yaml; items go
+to ``--items``), then runs the stages in one local Spark session and prints,
+per stage: wall time, events/s, shuffle spill (memory and disk) and the peak
+JVM heap, read from Spark's own REST API (the same numbers the Spark UI shows).
+Peak process RSS of the driver JVM (which in local mode holds the executors
+too) is sampled every second with psutil.
+
+``duckdb`` is the named alternative for the logs layer: DuckDB reads the same
+landing JSON, drops duplicate event ids and computes the item x day funnel
+(views, carts, purchases, units, revenue) that silver.item_daily holds. debut
+does more (quarantine with reasons, per-file reconciliation, pseudonymisation,
+orders, sessions, incremental MERGE), so the ratio is an upper bound on what
+that work costs.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import urllib.request
+from typing import Dict, List, Optional
+
+RUN_DATE = dt.date(2026, 10, 1)
+EVENTS_PER_USER = 85.0          # default simulator: ~255k events for 3,000 users over 120 days
+
+
+def parse_count(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a count: {text!r} (e.g. 500k, 10M)")
+    return int(float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}[m.group(2)])
+
+
+def scaled_conf(base: str, events: int, items: int, driver_memory: str):
+    from debut.config import load_config
+
+    users = max(1000, int(events / EVENTS_PER_USER))
+    categories = 50 if items >= 20_000 else 8
+    return load_config("local", [
+        f"paths.data_dir={base}/data", f"paths.landing_dir={base}/landing", f"paths.truth_dir={base}/truth",
+        f"paths.reports_dir={base}/reports", f"paths.checkpoint_dir={base}/data/_checkpoints",
+        f"paths.petastorm_cache={base}/data/_petastorm",
+        f"simulate.users={users}", f"simulate.categories={categories}",
+        f"simulate.items_per_category={max(10, items // categories)}",
+        f"simulate.files_per_day={max(1, events // 2_000_000)}",
+        "spark.ui_enabled=true", f"spark.driver_memory={driver_memory}",
+        # one ALS fit at scale: the grid search is for the demo-sized tuning runs
+        "recommend.grid_ranks=[]", "recommend.grid_reg_params=[]", "recommend.grid_alphas=[]",
+    ])
+
+
+class RssSampler:
+    """Peak resident memory of this process and its children (the JVM), sampled every second."""
+
+    def __init__(self) -> None:
+        import psutil
+        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.proc, *self.proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> "RssSampler":
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def _rest(spark, path: str):
+    url = spark.sparkContext.uiWebUrl
+    if not url:
+        return None
+    app = spark.sparkContext.applicationId
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/applications/{app}/{path}", timeout=10) as r:
+            return json.loads(r.read().decode())
+    except OSError:
+        return None
+
+
+def spark_metrics(spark) -> Dict[str, float]:
+    """Shuffle spill over all completed stages and the executors' peak JVM heap (bytes)."""
+    stages = _rest(spark, "stages?status=complete") or []
+    execs = _rest(spark, "allexecutors") or []
+    peak_heap = max((e.get("peakMemoryMetrics", {}).get("JVMHeapMemory", 0) for e in execs), default=0)
+    return {"spill_memory": float(sum(s.get("memoryBytesSpilled", 0) for s in stages)),
+            "spill_disk": float(sum(s.get("diskBytesSpilled", 0) for s in stages)),
+            "peak_heap": float(peak_heap), "stages": float(len(stages))}
+
+
+def _gb(x: float) -> str:
+    return f"{x / 2 ** 30:.2f} GB"
+
+
+def run(base: str, events: int, items: int, stages: List[str], driver_memory: str, fresh: bool) -> List[Dict]:
+    from debut.cli import run_job
+    from debut.spark import get_spark
+
+    if fresh and os.path.exists(base):
+        shutil.rmtree(base)
+    conf = scaled_conf(base, events, items, driver_memory)
+    rows = []
+    with RssSampler() as rss:
+        if "simulate" in stages or not os.path.exists(os.path.join(base, "truth", "summary.json")):
+            t0 = time.time()
+            run_job("simulate", conf, RUN_DATE)
+            rows.append({"stage": "simulate", "seconds": time.time() - t0})
+        summary = json.load(open(os.path.join(base, "truth", "summary.json")))
+        n_events = summary["events"]
+        print(f"[scale] {n_events:,} events, {summary['users']:,} customers, {summary['catalog_items']:,} items, "
+              f"{summary['order_lines']:,} order lines", flush=True)
+        spark = get_spark(conf, app_name="debut-scale")
+        before = spark_metrics(spark)
+        for stage in [s for s in stages if s != "simulate"]:
+            t0 = time.time()
+            run_job(stage, conf, RUN_DATE, spark=spark)
+            after = spark_metrics(spark)
+            rows.append({"stage": stage, "seconds": time.time() - t0,
+                         "spill_memory": after["spill_memory"] - before["spill_memory"],
+                         "spill_disk": after["spill_disk"] - before["spill_disk"],
+                         "peak_heap": after["peak_heap"], "peak_rss": float(rss.peak)})
+            before = after
+            r = rows[-1]
+            print(f"[scale] {stage}: {r['seconds']:.1f}s ({n_events / r['seconds']:,.0f} events/s), spill "
+                  f"{_gb(r['spill_memory'])} mem / {_gb(r['spill_disk'])} disk, peak heap {_gb(r['peak_heap'])}, "
+                  f"peak RSS {_gb(r['peak_rss'])}", flush=True)
+    print(json.dumps({"events": n_events, "users": summary["users"], "items": summary["catalog_items"],
+                      "stages": rows}, indent=1))
+    return rows
+
+
+DUCKDB_ITEM_DAILY = """
+CREATE OR REPLACE TABLE item_daily AS
+WITH ev AS (
+  SELECT * FROM read_json('{glob}', format='newline_delimited', ignore_errors=true,
+    columns={{event_id: 'VARCHAR', event_time: 'VARCHAR', event_type: 'VARCHAR', user_id: 'VARCHAR',
+             session_id: 'VARCHAR', item_id: 'VARCHAR', price: 'DOUBLE', quantity: 'BIGINT',
+             query: 'VARCHAR', channel: 'VARCHAR'}})
+  WHERE event_id IS NOT NULL AND event_time IS NOT NULL
+  QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time) = 1
+)
+SELECT item_id, CAST(try_cast(event_time AS TIMESTAMP) AS DATE) AS date,
+       count(*) FILTER (WHERE event_type = 'view') AS views,
+       count(*) FILTER (WHERE event_type = 'cart') AS carts,
+       count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
+       coalesce(sum(quantity) FILTER (WHERE event_type = 'purchase'), 0) AS units,
+       coalesce(sum(price * quantity) FILTER (WHERE event_type = 'purchase'), 0) AS revenue
+FROM ev WHERE item_id IS NOT NULL GROUP BY ALL
+"""
+
+
+def duckdb_item_daily(landing: str, threads: int = 2) -> Dict[str, float]:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads={threads}")
+    t0 = time.time()
+    con.execute(DUCKDB_ITEM_DAILY.format(glob=os.path.join(landing, "events", "**", "*.jsonl")))
+    seconds = time.time() - t0
+    rows, units = con.execute("SELECT count(*), sum(units) FROM item_daily").fetchone()
+    return {"seconds": seconds, "rows": float(rows), "units": float(units or 0)}
+
+
+def compare_duckdb(base: str, events: int, items: int, driver_memory: str, fresh: bool) -> Dict[str, float]:
+    from debut import io
+    from debut.spark import get_spark
+
+    rows = run(base, events, items, ["ingest", "aggregate"], driver_memory, fresh)
+    conf = scaled_conf(base, events, items, driver_memory)
+    spark = get_spark(conf)
+    n_events = json.load(open(os.path.join(base, "truth", "summary.json")))["events"]
+    debut_s = sum(r["seconds"] for r in rows if r["stage"] in ("ingest", "aggregate"))
+    debut_units = io.read(spark, conf, "silver.item_daily").agg({"units": "sum"}).first()[0]
+    duck = duckdb_item_daily(conf.paths.landing_dir)
+    out = {"events": n_events, "debut_seconds": debut_s, "duckdb_seconds": duck["seconds"],
+           "debut_events_per_s": n_events / debut_s, "duckdb_events_per_s": n_events / duck["seconds"],
+           "ratio_debut_over_duckdb": debut_s / duck["seconds"],
+           "units_debut": float(debut_units or 0), "units_duckdb": duck["units"]}
+    print(f"[scale] ingest+aggregate on {n_events:,} events: debut (Spark local[2]) {debut_s:.1f}s "
+          f"({out['debut_events_per_s']:,.0f} events/s) vs DuckDB item_daily only {duck['seconds']:.1f}s "
+          f"({out['duckdb_events_per_s']:,.0f} events/s): debut takes {out['ratio_debut_over_duckdb']:.1f}x; "
+          f"units sold agree: {out['units_debut']:,.0f} vs {out['units_duckdb']:,.0f}")
+    print(json.dumps(out, indent=1))
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m debut.scale")
+    p.add_argument("command", choices=["run", "duckdb"])
+    p.add_argument("--events", type=parse_count, default=parse_count("1M"))
+    p.add_argument("--items", type=parse_count, default=parse_count("100k"))
+    p.add_argument("--stages", default="simulate,ingest,aggregate,build_features,train_als")
+    p.add_argument("--base", default="/tmp/debut-scale")
+    p.add_argument("--driver-memory", default="14g")
+    p.add_argument("--keep", action="store_true", help="reuse the tables under --base instead of starting fresh")
+    a = p.parse_args(argv)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    base = os.path.abspath(a.base)
+    if a.command == "run":
+        run(base, a.events, a.items, [s for s in a.stages.split(",") if s], a.driver_memory, fresh=not a.keep)
+    else:
+        compare_duckdb(base, a.events, a.items, a.driver_memory, fresh=not a.keep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
