@@ -5,7 +5,7 @@ ENV ?= local
 RUN_DATE ?=
 ARGS ?=
 
-.PHONY: setup demo test test-all wheel lock cluster clean-data bench-ingest
+.PHONY: setup demo test test-all wheel lock cluster cluster-faults clean-data bench-logs bench-scale bench-deep bench-als bench-optimize
 
 setup:
 	@bash conf/setup/setup.sh
@@ -28,6 +28,31 @@ wheel: setup
 ## Regenerate conf/setup/constraints.txt from the current .venv (after changing a pin).
 lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(debut|horovod|petastorm)[=@ ]' > conf/setup/constraints.txt
+
+## A real standalone Spark cluster on this machine (master + 2 workers), the whole pipeline spark-submitted to it.
+cluster: setup
+	$(PY) -m debut.cluster demo $(ARGS)
+
+## Fault check on that cluster: a worker killed in the middle of ingest.
+cluster-faults: setup
+	$(PY) -m debut.cluster faults $(ARGS)
+
+## Benchmarks (on demand; figures in the README). EVENTS=10M for the big runs.
+EVENTS ?= 1M
+bench-logs: setup
+	$(PY) -m debut.scale duckdb --events $(EVENTS) $(ARGS)
+
+bench-scale: setup
+	$(PY) -m debut.scale run --events $(EVENTS) $(ARGS)
+
+bench-deep: setup
+	$(PY) -m debut.deep.bench $(ARGS)
+
+bench-als: setup
+	$(PY) -m debut.recommend.bench $(ARGS)
+
+bench-optimize: setup
+	$(PY) -m debut.optimize.bench $(ARGS)
 
 clean-data:
 	rm -rf data reports

@@ -30,7 +30,12 @@ def get_spark(conf: Config, app_name: Optional[str] = None) -> SparkSession:
     # Python workers (pandas UDFs, applyInPandas) must run the driver's interpreter,
     # not whatever `python3` is first on PATH, when debut starts the JVM itself.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    launcher = _SparkConf()  # sees spark-submit's --master/--conf, which win over conf files
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        # Under spark-submit the JVM already runs with the launcher's --master/--conf
+        # as system properties; connect first so that SparkConf() can see them.
+        from pyspark import SparkContext
+        SparkContext._ensure_initialized()
+    launcher = _SparkConf()  # spark-submit's --master/--conf win over conf files
     builder = SparkSession.builder.appName(app_name or sc.app_name)
     if not launcher.contains("spark.master"):
         builder = builder.master(sc.master or "local[*]")
