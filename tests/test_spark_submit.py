@@ -40,9 +40,11 @@ def test_spark_submit_runs_a_job_from_the_wheel(wheel, tmp_path):
                         "--env", "test", *sets])
     assert sim.returncode == 0, sim.stderr[-3000:]
     assert f"loaded from {wheel}" in sim.stdout, sim.stdout[-2000:]
-    ing = spark_submit(["--master", "local[2]", "--py-files", wheel, os.path.join(ROOT, "jobs", "ingest.py"),
+    # the test env says local[2]: spark-submit's --master must win
+    ing = spark_submit(["--master", "local[1]", "--py-files", wheel, os.path.join(ROOT, "jobs", "ingest.py"),
                         "--env", "test", *sets], env={"DEBUT_CONF_DIR": ""})
     assert ing.returncode == 0, ing.stderr[-3000:]
+    assert "master local[1]" in ing.stdout, ing.stdout[-2000:]
     assert os.path.isdir(os.path.join(conf.paths.data_dir, "bronze", "events", "_delta_log"))
 
 

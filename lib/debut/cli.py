@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _spark(conf: Config, job: str):
     from debut.spark import get_spark
-    return get_spark(conf, app_name=f"debut-{job}")
+    spark = get_spark(conf, app_name=f"debut-{job}")
+    print(f"[debut] Spark {spark.version}, master {spark.sparkContext.master}", flush=True)
+    return spark
 
 
 def run_job(job: str, conf: Config, run_date: dt.date, spark=None) -> None:
@@ -133,6 +135,9 @@ def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict
         print(f"[debut] stage {job} done in {times[job]:.1f}s", flush=True)
     total = sum(times.values())
     print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items()) + f"; total {total:.1f}s")
+    if spark is not None:
+        from debut.report.summary import print_pipeline_summary
+        print_pipeline_summary(spark, conf, run_date)
     return times
 
 
