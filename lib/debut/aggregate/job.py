@@ -153,8 +153,12 @@ def rebuild_user_item(conf: Config, run_date: dt.date, events: DataFrame) -> Non
 
 
 def rebuild_launch_history(conf: Config, run_date: dt.date, events: DataFrame, catalog_latest: DataFrame) -> None:
+    spark = events.sparkSession
+    # launches given as a file (`debut import launch_history`) join the ones the events show
+    imported = (io.read(spark, conf, "bronze.launch_history_input")
+                if io.exists(spark, conf, "bronze.launch_history_input") else None)
     out = launch.to_launch_history(events, catalog_latest, run_date=run_date,
-                                   launch_weeks=conf.aggregate.launch_weeks)
+                                   launch_weeks=conf.aggregate.launch_weeks, imported=imported)
     io.overwrite(out, conf, "gold.launch_history")
 
 

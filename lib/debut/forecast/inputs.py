@@ -1,0 +1,162 @@
+"""Spark side of the forecast: read what exists, aggregate to one row per item, collect.
+
+Every collected frame is bounded by past launches x weeks, catalog items or
+candidates (never customers or events): the audience is summed per item in
+Spark by the recommend stage, catalog sales per item here. Inputs other than
+the launch history are optional and detected at run time; each absence is
+printed with what it costs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Dict, Iterable, Optional
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from debut import io
+from debut.aggregate import launch as launch_mod
+from debut.config import Config
+
+ATTRS = ("item_id", "category", "subcategory", "brand", "title", "colour", "material", "style", "price",
+         "unit_cost", "launch_date")
+CANDIDATE_COLS = ("item_id", "category", "subcategory", "brand", "title", "colour", "material", "style",
+                  "price", "unit_cost")
+
+
+def _say(msg: str) -> None:
+    print(f"[forecast] {msg}", flush=True)
+
+
+def history_df(spark: SparkSession, conf: Config, run_date: dt.date) -> DataFrame:
+    """Weekly units of past launches: gold.launch_history plus the bronze.launch_history_input
+    items it lacks; MissingTableError when neither exists."""
+    has_gold = io.exists(spark, conf, "gold.launch_history")
+    has_input = io.exists(spark, conf, "bronze.launch_history_input")
+    if not has_gold and not has_input:
+        io.read(spark, conf, "gold.launch_history")        # raises MissingTableError naming the table
+    weeks = max(conf.aggregate.launch_weeks, conf.forecast.horizon_weeks)
+    imported = io.read(spark, conf, "bronze.launch_history_input") if has_input else None
+    if not has_gold:
+        return launch_mod.to_imported_history(imported, run_date=run_date, launch_weeks=weeks)
+    gold = io.read(spark, conf, "gold.launch_history")
+    if imported is None:
+        return gold
+    return launch_mod.with_imported_history(gold, imported, run_date=run_date, launch_weeks=weeks)
+
+
+def known_weeks(history: DataFrame, *, horizon: int, as_of: dt.date) -> DataFrame:
+    """Rows of weeks 1..horizon that ended before ``as_of`` (launch_date + 7 week <= as_of)."""
+    ended = F.date_add(F.col("launch_date"), F.col("week") * 7) <= F.lit(as_of)
+    if "is_complete" in history.columns:
+        ended = ended & F.col("is_complete")
+    return history.where(F.col("week").between(1, horizon) & ended)
+
+
+def collect_history(history: DataFrame, *, horizon: int, as_of: dt.date) -> pd.DataFrame:
+    """Long pandas rows (attributes, week, units) of the weeks known at ``as_of`` (launches x weeks)."""
+    rows = known_weeks(history, horizon=horizon, as_of=as_of).select(*ATTRS, "week", "units")
+    pdf = rows.toPandas()
+    pdf["launch_date"] = pd.to_datetime(pdf["launch_date"]).dt.date
+    return pdf
+
+
+def candidates(spark: SparkSession, conf: Config, plan_date: dt.date) -> pd.DataFrame:
+    """The plan's candidates (bronze.candidates) with their price band from gold.item_features."""
+    cands = (io.read(spark, conf, "bronze.candidates").where(F.col("plan_date") == F.lit(plan_date))
+             .withColumnRenamed("candidate_id", "item_id"))
+    if io.exists(spark, conf, "gold.item_features"):
+        bands = (io.read(spark, conf, "gold.item_features").where(F.col("is_candidate"))
+                 .where(F.col("plan_date") == F.lit(plan_date)).select("item_id", "price_band"))
+        cands = cands.join(bands, on="item_id", how="left")
+    else:
+        cands = cands.withColumn("price_band", F.lit(None).cast("int"))
+    pdf = cands.select(*CANDIDATE_COLS, "price_band").toPandas()
+    if pdf["item_id"].duplicated().any():
+        raise ValueError(f"bronze.candidates holds duplicate candidate_id for plan_date {plan_date}")
+    return pdf
+
+
+def embeddings(spark: SparkSession, conf: Config, ids: Iterable[str]) -> Dict[str, np.ndarray]:
+    """text_embedding of the given items from gold.item_features ({} when it is missing)."""
+    if not io.exists(spark, conf, "gold.item_features"):
+        return {}
+    wanted = spark.createDataFrame([(i,) for i in sorted(set(ids))], "item_id string")
+    rows = (io.read(spark, conf, "gold.item_features").where(F.col("text_embedding").isNotNull())
+            .join(wanted, on="item_id", how="inner")
+            .groupBy("item_id").agg(F.first("text_embedding").alias("text_embedding")).collect())
+    return {r["item_id"]: np.asarray(r["text_embedding"], dtype=np.float64) for r in rows}
+
+
+def embed_titles(items: pd.DataFrame, known: Dict[str, np.ndarray], conf: Config) -> Dict[str, np.ndarray]:
+    """Embeddings of the titles of items without one (launch-history-only data); {} when the
+    embedding model cannot be loaded here."""
+    todo = items[~items["item_id"].isin(list(known)) & items["title"].notna()].drop_duplicates("item_id")
+    if not len(todo) or not conf.forecast.embed_titles:
+        return {}
+    try:
+        from debut.features import embed
+        vecs = embed.encode(todo["title"].astype(str).tolist(), path=conf.features.embedding_model_path,
+                            batch_size=conf.features.embedding_batch_size, dim=conf.features.embedding_dim)
+    except Exception as exc:  # noqa: BLE001 - an optional signal: note it and go on without
+        _say(f"titles not embedded ({type(exc).__name__}: {exc}); similarity uses attributes and price")
+        return {}
+    return dict(zip(todo["item_id"].tolist(), vecs.astype(np.float64)))
+
+
+def catalog_rates(spark: SparkSession, conf: Config, *, before: dt.date, exclude: Iterable[str],
+                  min_days: int = 14) -> Optional[pd.DataFrame]:
+    """Catalog items (not past launches) with their sales before ``before``: one row per item,
+    attributes + log_rate = log1p(units per non-stock-out day x 7 x horizon). None when
+    silver.item_daily or the item attributes are missing."""
+    if not (io.exists(spark, conf, "silver.item_daily") and io.exists(spark, conf, "gold.item_features")):
+        return None
+    horizon_days = 7 * conf.forecast.horizon_weeks
+    daily = (io.read(spark, conf, "silver.item_daily").where(F.col("date") < F.lit(before))
+             .where(~F.col("is_stockout_suspected")))
+    per_item = (daily.groupBy("item_id")
+                .agg(F.sum("units").alias("units"), F.countDistinct("date").alias("days"))
+                .where(F.col("days") >= min_days))
+    attrs = (io.read(spark, conf, "gold.item_features").where(~F.col("is_candidate"))
+             .select("item_id", "category", "subcategory", "brand", "colour", "material", "style", "price"))
+    excluded = spark.createDataFrame([(i,) for i in sorted(set(exclude))] or [("",)], "item_id string")
+    pdf = (per_item.join(attrs, on="item_id", how="inner").join(excluded, on="item_id", how="left_anti")
+           .toPandas())
+    if not len(pdf):
+        return None
+    pdf["log_rate"] = np.log1p(pdf["units"].to_numpy(float) / pdf["days"].to_numpy(float) * horizon_days)
+    return pdf
+
+
+def audience(spark: SparkSession, conf: Config) -> Optional[pd.DataFrame]:
+    """gold.item_audience per item (None when train_als has not written it)."""
+    if not io.exists(spark, conf, "gold.item_audience"):
+        return None
+    from debut.forecast.content import AUDIENCE_FEATURES
+    df = io.read(spark, conf, "gold.item_audience")
+    cols = [c for c in AUDIENCE_FEATURES if c in df.columns]
+    return df.select("item_id", *cols).dropDuplicates(["item_id"]).toPandas()
+
+
+def demand_net(spark: SparkSession, conf: Config, items: pd.DataFrame, as_of: dt.date) -> Optional[pd.DataFrame]:
+    """item_id, net_log (log1p units, the network's median) for ``items`` when a demand network is
+    registered and debut.deep.datasets.demand_inputs exists; None (with a note) otherwise."""
+    try:
+        from debut.deep.datasets import demand_inputs
+        from debut.deep.registry import resolve_version
+        from debut.deep.score import score
+        from debut.deep.tasks import quantile_suffix
+        resolve_version(conf, conf.deep.model_name("demand"))
+    except (ImportError, LookupError) as exc:
+        _say(f"demand network skipped ({exc})")
+        return None
+    items_df = spark.createDataFrame(items[["item_id"]].drop_duplicates())
+    scored = score(demand_inputs(spark, conf, items_df, as_of), conf, "demand")
+    median = f"demand_{quantile_suffix(0.5)}"
+    if median not in scored.columns:
+        _say(f"demand network skipped (no {median} column in its scores)")
+        return None
+    pdf = scored.select("item_id", F.col(median).alias("net_log")).toPandas()
+    return pdf.dropna().drop_duplicates("item_id")

@@ -1,0 +1,92 @@
+"""forecast_launch: demand quantiles for every candidate of the plan, and a backtest.
+
+Reads gold.launch_history (and bronze.launch_history_input), bronze.candidates
+and, when present, gold.item_features (embeddings, price bands),
+silver.item_daily (catalog sales), gold.item_audience and the registered
+demand network. Computes everything first, then writes gold.launch_forecast
+(replaceWhere plan_date = run_date) and gold.forecast_backtest (replaceWhere
+run_date), each in one commit, and the backtest metrics to gold.evaluation
+and MLflow (component "forecast").
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Dict, Optional
+
+import pandas as pd
+from pyspark.sql import SparkSession
+
+from debut import io, tracking
+from debut.config import Config
+from debut.forecast import backtest, inputs
+from debut.forecast.model import Forecaster, Signals, launch_frame
+from debut.forecast.output import forecast_rows
+from debut.forecast.schema import FORECAST_BACKTEST, launch_forecast_schema
+
+JOB = "forecast"
+COMPONENT = "forecast"
+
+
+def _say(msg: str) -> None:
+    print(f"[{JOB}] {msg}", flush=True)
+
+
+def _catalog(spark: SparkSession, conf: Config, before: dt.date, launch_ids) -> Optional[pd.DataFrame]:
+    if not conf.forecast.use_content:
+        return None
+    rates = inputs.catalog_rates(spark, conf, before=before, exclude=launch_ids)
+    if rates is None:
+        _say("content component skipped (no silver.item_daily / gold.item_features)")
+    return rates
+
+
+def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
+    """Forecast the candidates of plan_date = run_date; returns row counts written."""
+    fc = conf.forecast
+    with tracking.job_run(conf, JOB, run_date.isoformat()):
+        history = inputs.history_df(spark, conf, run_date)
+        long = inputs.collect_history(history, horizon=fc.horizon_weeks, as_of=run_date)
+        cands = inputs.candidates(spark, conf, run_date)
+        if not len(cands):
+            raise ValueError(f"bronze.candidates has no candidates for plan_date {run_date}: nothing to forecast")
+        launch_ids = sorted(set(long["item_id"]))
+        emb = inputs.embeddings(spark, conf, launch_ids + cands["item_id"].tolist())
+        described = pd.concat([long.drop_duplicates("item_id")[["item_id", "title"]], cands[["item_id", "title"]]])
+        emb.update(inputs.embed_titles(described, emb, conf))
+        audience = inputs.audience(spark, conf) if fc.use_audience else None
+        if fc.use_audience and audience is None:
+            _say("audience component skipped (no gold.item_audience)")
+        items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
+        net = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else None
+        signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
+                          audience=audience, net=net)
+
+        model = Forecaster(fc, signals).fit(launch_frame(long, fc.horizon_weeks))
+        pred = model.predict(cands)
+        rows = forecast_rows(pred, cands, fc, plan_date=run_date, as_of=run_date)
+        _say(f"{len(rows)} candidates forecast from {len(model.train)} past launches; weights "
+             + ", ".join(f"{k} {v:.2f}" for k, v in zip(model.names + ["intercept"],
+                                                         list(model.weights) + [model.intercept]))
+             + f"; price elasticity {model.elasticity:.2f}; methods "
+             + ", ".join(f"{k} {v}" for k, v in pred["method"].value_counts().items()))
+
+        bt_signals = lambda cutoff: Signals(embeddings=emb, catalog=_catalog(spark, conf, cutoff, launch_ids))  # noqa: E731
+        bt, metrics = backtest.run_backtest(long, fc, run_date, bt_signals)
+        if len(bt):
+            _say("backtest over %d cutoff(s), %d launches:\n%s" % (bt["cutoff_date"].nunique(),
+                 bt["item_id"].nunique(), backtest.table(metrics)))
+            gain = next((v for k, v in metrics.items() if k[0] == "wape_gain_vs_category_mean"), None)
+            if gain is not None:
+                _say(f"blend WAPE {gain:+.1%} vs the category-mean baseline (relative)")
+        else:
+            _say("backtest skipped: no past launch with a complete horizon after a cutoff")
+
+        forecast_df = spark.createDataFrame(rows, launch_forecast_schema(fc.quantiles))
+        io.replace_where(forecast_df, conf, "gold.launch_forecast", f"plan_date = '{run_date.isoformat()}'")
+        counts = {"gold.launch_forecast": len(rows), "gold.forecast_backtest": len(bt)}
+        if len(bt):
+            bt_df = spark.createDataFrame(bt[[f.name for f in FORECAST_BACKTEST.fields]].to_dict("records"),
+                                          FORECAST_BACKTEST)
+            io.replace_where(bt_df, conf, "gold.forecast_backtest", f"run_date = '{run_date.isoformat()}'")
+            tracking.record_metrics(spark, conf, run_date, COMPONENT, metrics)
+        return counts
