@@ -241,6 +241,7 @@ class ForecastConf:
     content_ridge_alpha: float = 3.0
     content_min_items: int = 20            # fewer catalog items in a category: pooled model
     cv_folds: int = 10                     # folds of the out-of-sample predictions behind weights and calibration
+    blend_prior_launches: float = 10.0     # shrinks blend weights towards the mean with this many launches' weight
     min_scale: float = 0.5                 # per-candidate spread factor clipped to [min_scale, 1 / min_scale]
     embed_titles: bool = True              # forecast-file / imported history: embed titles when they exist
 
@@ -251,7 +252,8 @@ class ForecastConf:
         for key in ("knn_temperature", "knn_price_scale", "content_ridge_alpha"):
             if getattr(self, key) <= 0:
                 fail(key, f"must be > 0, got {getattr(self, key)}")
-        for key in ("knn_text_weight", "knn_attr_weight", "knn_price_weight", "max_elasticity"):
+        for key in ("knn_text_weight", "knn_attr_weight", "knn_price_weight", "max_elasticity",
+                    "blend_prior_launches"):
             if getattr(self, key) < 0:
                 fail(key, f"must be >= 0, got {getattr(self, key)}")
         if self.knn_attr_weight + self.knn_text_weight + self.knn_price_weight <= 0:
