@@ -173,7 +173,7 @@ FROM ev WHERE item_id IS NOT NULL GROUP BY ALL
 """
 
 
-def duckdb_item_daily(landing: str, threads: int = 2) -> Dict[str, float]:
+def duckdb_item_daily(landing: str, out_parquet: str, threads: int = 2) -> Dict[str, float]:
     import duckdb
 
     con = duckdb.connect()
@@ -182,7 +182,25 @@ def duckdb_item_daily(landing: str, threads: int = 2) -> Dict[str, float]:
     con.execute(DUCKDB_ITEM_DAILY.format(glob=os.path.join(landing, "events", "**", "*.jsonl")))
     seconds = time.time() - t0
     rows, units = con.execute("SELECT count(*), sum(units) FROM item_daily").fetchone()
+    con.execute(f"COPY item_daily TO '{out_parquet}' (FORMAT parquet)")
     return {"seconds": seconds, "rows": float(rows), "units": float(units or 0)}
+
+
+def item_daily_mismatches(spark, conf, duck_parquet: str) -> int:
+    """(item, day) rows where silver.item_daily and DuckDB disagree on the event funnel."""
+    from pyspark.sql import functions as F
+
+    from debut import io
+
+    cols = ["views", "carts", "purchases", "units"]
+    ours = (io.read(spark, conf, "silver.item_daily").select("item_id", "date", *cols)
+            .where(" + ".join(cols) + " > 0"))
+    theirs = spark.read.parquet(duck_parquet).select("item_id", "date", *[F.col(c).cast("long") for c in cols])
+    joined = ours.alias("a").join(theirs.alias("b"), ["item_id", "date"], "full_outer")
+    differ = F.lit(False)
+    for c in cols:
+        differ = differ | ~F.coalesce(F.col(f"a.{c}"), F.lit(0)).eqNullSafe(F.coalesce(F.col(f"b.{c}"), F.lit(0)))
+    return joined.where(differ).count()
 
 
 def compare_duckdb(base: str, events: int, items: int, driver_memory: str, fresh: bool) -> Dict[str, float]:
@@ -195,15 +213,18 @@ def compare_duckdb(base: str, events: int, items: int, driver_memory: str, fresh
     n_events = json.load(open(os.path.join(base, "truth", "summary.json")))["events"]
     debut_s = sum(r["seconds"] for r in rows if r["stage"] in ("ingest", "aggregate"))
     debut_units = io.read(spark, conf, "silver.item_daily").agg({"units": "sum"}).first()[0]
-    duck = duckdb_item_daily(conf.paths.landing_dir)
+    duck_out = os.path.join(base, "duckdb_item_daily.parquet")
+    duck = duckdb_item_daily(conf.paths.landing_dir, duck_out)
+    mismatches = item_daily_mismatches(spark, conf, duck_out)
     out = {"events": n_events, "debut_seconds": debut_s, "duckdb_seconds": duck["seconds"],
            "debut_events_per_s": n_events / debut_s, "duckdb_events_per_s": n_events / duck["seconds"],
            "ratio_debut_over_duckdb": debut_s / duck["seconds"],
-           "units_debut": float(debut_units or 0), "units_duckdb": duck["units"]}
+           "units_debut": float(debut_units or 0), "units_duckdb": duck["units"],
+           "item_day_rows_that_differ": mismatches}
     print(f"[scale] ingest+aggregate on {n_events:,} events: debut (Spark local[2]) {debut_s:.1f}s "
           f"({out['debut_events_per_s']:,.0f} events/s) vs DuckDB item_daily only {duck['seconds']:.1f}s "
           f"({out['duckdb_events_per_s']:,.0f} events/s): debut takes {out['ratio_debut_over_duckdb']:.1f}x; "
-          f"units sold agree: {out['units_debut']:,.0f} vs {out['units_duckdb']:,.0f}")
+          f"units {out['units_debut']:,.0f} vs {out['units_duckdb']:,.0f}; item x day rows that differ: {mismatches}")
     print(json.dumps(out, indent=1))
     return out
 
