@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
@@ -128,11 +128,3 @@ def open_loader(converter, *, rank: int, size: int, batch_size: int, shuffle: bo
         seed=seed + rank if shuffle else None,
     )
 
-
-def limit_example(df: DataFrame, n: int = 5) -> "pandas.DataFrame":  # noqa: F821
-    """A few rows for MLflow's input example (bounded, safe to collect)."""
-    return df.limit(n).toPandas()
-
-
-def describe(converter) -> Dict[str, Optional[int]]:
-    return {"rows": len(converter), "files": len(converter.file_urls)}

@@ -33,6 +33,7 @@ class TrainJob:
     val_converter: Any
     steps_per_epoch: int
     val_steps: int
+    result_path: Optional[str] = None      # torch_distributor: where rank 0 writes its result
 
 
 # ------------------------------------------------------------------- backends
@@ -208,9 +209,22 @@ def horovod_train_fn(job: TrainJob) -> Dict[str, Any]:
 
 
 def torch_distributor_train_fn(job: TrainJob) -> Optional[Dict[str, Any]]:
-    """Entry point of every TorchDistributor process (torchrun sets RANK/WORLD_SIZE)."""
+    """Entry point of every TorchDistributor process (torchrun sets RANK/WORLD_SIZE).
+
+    In local mode pyspark 3.5 lets *every* process write its return value to
+    the same output file (the last one wins), so rank 0 also writes its result
+    to ``job.result_path`` and the driver reads that.
+    """
     comm = TorchDistComm()
     try:
-        return train_loop(comm, job)
+        result = train_loop(comm, job)
     finally:
         comm.close()
+    if comm.rank == 0 and job.result_path:
+        import pickle
+
+        tmp = job.result_path + ".tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(result, f)
+        os.replace(tmp, job.result_path)
+    return result

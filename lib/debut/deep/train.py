@@ -8,8 +8,10 @@ example) to the ``<prefix>/train_deep`` experiment and registers it under
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
@@ -25,6 +27,7 @@ from debut.deep.registry import JOB, log_model, model_spec
 from debut.deep.tasks import get_task, validate_input
 
 log = logging.getLogger(__name__)
+MIN_BATCH_SIZE = 16          # smallest batch effective_batch_size chooses (unless the shard is smaller)
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,32 @@ def run_distributed(spark: SparkSession, job: TrainJob) -> Dict[str, Any]:
         results = horovod.spark.run(horovod_train_fn, args=(job,), num_proc=deep.num_proc,
                                     start_timeout=deep.start_timeout, env=env, verbose=0)
         return next(r for r in results if r["rank"] == 0)
+    import pickle
+    import shutil
+    import tempfile
+
     from pyspark.ml.torch.distributor import TorchDistributor
 
-    return TorchDistributor(num_processes=deep.num_proc, local_mode=True,
-                            use_gpu=_has_cuda()).run(torch_distributor_train_fn, job)
+    local = deep.distributor_local_mode
+    use_gpu = _has_cuda() if local else spark.conf.get("spark.task.resource.gpu.amount", None) is not None
+    distributor = TorchDistributor(num_processes=deep.num_proc, local_mode=local, use_gpu=use_gpu)
+    if not local:
+        return distributor.run(torch_distributor_train_fn, job)    # the task of partition 0 returns
+    tmp = tempfile.mkdtemp(prefix="debut-deep-")
+    try:
+        job = dataclasses.replace(job, result_path=os.path.join(tmp, "rank0.pickle"))
+        distributor.run(torch_distributor_train_fn, job)
+        with open(job.result_path, "rb") as f:
+            return pickle.load(f)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def effective_batch_size(min_shard_rows: int, deep: DeepConf) -> int:
+    """``deep.batch_size``, made smaller for small sets so that an epoch has at least
+    ``deep.min_steps_per_epoch`` steps on the smallest shard (never below 16 rows, or the shard)."""
+    floor = min(deep.batch_size, MIN_BATCH_SIZE, max(1, min_shard_rows))
+    return max(floor, min(deep.batch_size, min_shard_rows // deep.min_steps_per_epoch))
 
 
 def _has_cuda() -> bool:
@@ -91,11 +116,13 @@ def train(spark: SparkSession, conf: Config, df: DataFrame, task: str, *,
     with converters(spark, conf, deep, {"train": train_df, "val": valid_df}) as conv:
         train_rows = min_shard_rows(conv["train"], deep.num_proc)
         val_rows = min_shard_rows(conv["val"], deep.num_proc)
-        job = TrainJob(task=task, dims=dict(model_dims), deep=deep, train_converter=conv["train"],
-                       val_converter=conv["val"], steps_per_epoch=steps_per_epoch(train_rows, deep.batch_size),
-                       val_steps=val_steps(val_rows, deep.batch_size))
+        batch = effective_batch_size(train_rows, deep)
+        job = TrainJob(task=task, dims=dict(model_dims), deep=dataclasses.replace(deep, batch_size=batch),
+                       train_converter=conv["train"], val_converter=conv["val"],
+                       steps_per_epoch=steps_per_epoch(train_rows, batch), val_steps=val_steps(val_rows, batch))
         counts.update({"train_rows": len(conv["train"]), "val_rows": len(conv["val"]),
-                       "min_shard_train_rows": train_rows, "min_shard_val_rows": val_rows})
+                       "min_shard_train_rows": train_rows, "min_shard_val_rows": val_rows,
+                       "effective_batch_size": batch})
         log.info("train_deep %s: %s, %d steps/epoch on %d %s processes", task, counts, job.steps_per_epoch,
                  deep.num_proc, deep.backend)
         result = run_distributed(spark, job)
@@ -114,7 +141,9 @@ def train(spark: SparkSession, conf: Config, df: DataFrame, task: str, *,
     from debut import tracking
 
     exp_id = tracking.setup(conf, JOB)
-    with mlflow.start_run(experiment_id=exp_id, run_name=f"{JOB}-{task}-{run_date}") as run:
+    # inside the train_deep job's run, each model gets a nested run of its own
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{JOB}-{task}-{run_date}",
+                          nested=mlflow.active_run() is not None) as run:
         run_id = run.info.run_id
         mlflow.set_tags({"debut.job": JOB, "debut.run_date": run_date, "debut.env": conf.env,
                          "debut.deep.task": task, "debut.deep.backend": deep.backend})

@@ -1,0 +1,441 @@
+"""train_deep: build each model's training set from the lakehouse, train it with Horovod
+(or TorchDistributor) over Petastorm, register it in MLflow, and measure it on a time-based holdout.
+
+For every task of ``deep.tasks`` (sets: :mod:`debut.deep.datasets`):
+
+ctr       AUC on the holdout window's purchases + sampled negatives, against a
+          Spark ML logistic regression on the same features
+sequence  top-1 / top-3 accuracy of the next category against the customer's
+          most frequent categories and the globally most frequent ones; AUC of
+          purchase intent
+demand    pinball loss (log1p units) and WAPE of the P50 (units) against
+          per-category quantiles / the category mean of the training launches;
+          P10-P90 coverage
+
+Metrics are printed and recorded under component ``deep.<task>`` (gold.evaluation
+and this job's MLflow run; each model has a nested run of its own). A task
+with too little data is skipped with a printed reason and ``skipped = 1``; any
+other failure fails the job. Nothing is written to the lakehouse except
+gold.evaluation rows (MERGE on run_date, so a rerun replaces them).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from debut import io
+from debut import schemas as S
+from debut.config import Config, flatten
+from debut.deep import datasets as D
+from debut.features.common import latest_catalog, lit_date, to_category_index, to_category_medians, \
+    to_item_categories
+
+JOB = "train_deep"
+ROWS_PER_FILE = 50_000       # Petastorm row groups: one file per process at least, about this many rows each
+
+
+def _log(msg: str) -> None:
+    print(f"[{JOB}] {msg}", flush=True)
+
+
+class SkipTask(Exception):
+    """Too little data to train or evaluate a task; the job goes on with the next one."""
+
+
+# ====================================================================== inputs
+class Sources:
+    """The job's input tables, read on first use (only the chosen tasks' tables are needed)."""
+
+    def __init__(self, spark: SparkSession, conf: Config, run_date: dt.date):
+        self.spark, self.conf, self.run_date = spark, conf, run_date
+        self._cached: List[DataFrame] = []
+        self._task_cached: List[DataFrame] = []
+
+    def table(self, name: str) -> DataFrame:
+        return io.read(self.spark, self.conf, name)
+
+    @functools.cached_property
+    def events(self) -> DataFrame:
+        return self.table("bronze.events")
+
+    @functools.cached_property
+    def orders(self) -> DataFrame:
+        return self.table("bronze.orders")
+
+    @functools.cached_property
+    def item_features(self) -> DataFrame:
+        return self.table("gold.item_features")
+
+    @functools.cached_property
+    def catalog_now(self) -> DataFrame:
+        return latest_catalog(self.table("bronze.catalog"), run_date=self.run_date)
+
+    @functools.cached_property
+    def category_index(self) -> DataFrame:
+        return to_category_index(self.catalog_now)
+
+    @functools.cached_property
+    def item_categories(self) -> DataFrame:
+        df = to_item_categories(self.table("bronze.catalog"), self.category_index, run_date=self.run_date)
+        return self.keep(df)
+
+    @functools.cached_property
+    def n_categories(self) -> int:
+        return D.n_categories(self.item_features)
+
+    def profile_as_of(self, as_of: dt.date) -> DataFrame:
+        return D.profile_as_of(self.conf, events_df=self.events, orders_df=self.orders,
+                               sessions_df=self.table("silver.sessions"), item_categories_df=self.item_categories,
+                               category_index_df=self.category_index,
+                               medians_df=to_category_medians(self.catalog_now),
+                               item_features_df=self.item_features, as_of=as_of)
+
+    def keep(self, df: DataFrame) -> DataFrame:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        self._cached.append(df)
+        return df
+
+    def keep_for_task(self, df: DataFrame) -> DataFrame:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        self._task_cached.append(df)
+        return df
+
+    def release_task(self) -> None:
+        for df in self._task_cached:
+            df.unpersist()
+        self._task_cached.clear()
+
+    def release(self) -> None:
+        self.release_task()
+        for df in self._cached:
+            df.unpersist()
+        self._cached.clear()
+
+
+@dataclass
+class TaskData:
+    """One task's example sets (persisted) and what is needed to evaluate it."""
+    train: DataFrame
+    val: DataFrame
+    holdout: DataFrame
+    counts: Dict[str, int]
+    dims: Dict[str, int] = field(default_factory=dict)
+    info: Dict[str, Any] = field(default_factory=dict)
+
+
+def _materialise(src: Sources, frames: Mapping[str, DataFrame], num_proc: int) -> Dict[str, Any]:
+    """Persist and count each frame; repartition the training ones into Petastorm-sized files."""
+    out: Dict[str, Any] = {}
+    for name, df in frames.items():
+        df = src.keep_for_task(df)
+        n = df.count()
+        if name in ("train", "val"):
+            files = num_proc * max(1, math.ceil(n / (num_proc * ROWS_PER_FILE)))
+            if files == num_proc:
+                # round-robin from one partition: every file gets rows whenever n >= num_proc
+                df = df.coalesce(1)
+            df = df.repartition(files)
+        out[name], out[f"{name}_rows"] = df, n
+    return out
+
+
+def _window_text(w: D.LabelWindow) -> str:
+    return f"{w.start}..{w.end - dt.timedelta(days=1)}"
+
+
+# ========================================================================= ctr
+def build_ctr(src: Sources) -> TaskData:
+    conf, deep = src.conf, src.conf.deep
+    fc = conf.features
+    hold = D.holdout_window(src.run_date, deep.holdout_days)
+    wins = D.train_windows(src.run_date, deep.holdout_days, deep.train_windows)
+    item_daily = src.table("silver.item_daily")
+
+    def window_set(w: D.LabelWindow) -> DataFrame:
+        examples = D.ctr_examples(src.orders, item_daily, window=w, negatives=deep.ctr_negatives, seed=deep.seed)
+        return (D.with_ctr_features(examples, src.profile_as_of(w.start), src.item_features,
+                                    n_cat=src.n_categories, bands=fc.price_bands,
+                                    embedding_dim=fc.embedding_dim, how="inner")
+                .withColumn("window_start", lit_date(w.start)))
+
+    train_all = functools.reduce(DataFrame.unionByName, [window_set(w) for w in wins])
+    train, val = D.hash_split(train_all, key_cols=("user_key", "item_id", "window_start"),
+                              fraction=deep.val_fraction, seed=deep.seed)
+    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc)
+    return TaskData(m["train"], m["val"], m["holdout"],
+                    {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
+                    info={"holdout": _window_text(hold), "train": [_window_text(w) for w in wins]})
+
+
+def evaluate_ctr(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.functions import array_to_vector
+
+    from debut.deep.score import score
+
+    deep = src.conf.deep
+    n = data.counts["holdout"]
+    classes = data.holdout.agg(F.countDistinct("label").alias("k"), F.avg("label").alias("rate")).first()
+    if classes["k"] < 2:
+        raise SkipTask(f"holdout {data.info['holdout']} has {n} rows of a single class: no AUC")
+    scored = score(data.holdout, src.conf, "ctr", version=version).where(F.col("p_purchase").isNotNull())
+    auc = BinaryClassificationEvaluator(rawPredictionCol="p_purchase", labelCol="label").evaluate(scored)
+
+    def vectors(df: DataFrame) -> DataFrame:
+        return df.select(array_to_vector(F.concat("user_features", "item_features")).alias("features"),
+                         F.col("label").cast("double").alias("label"))
+
+    lr = LogisticRegression(maxIter=deep.lr_max_iter, regParam=deep.lr_reg_param).fit(
+        vectors(data.train.unionByName(data.val)))
+    auc_lr = BinaryClassificationEvaluator(rawPredictionCol="rawPrediction", labelCol="label").evaluate(
+        lr.transform(vectors(data.holdout)))
+    _log(f"ctr: holdout {data.info['holdout']}, {n:,} pairs ({classes['rate']:.0%} purchases): "
+         f"AUC {auc:.4f} vs logistic regression {auc_lr:.4f}")
+    return {("auc", "all", n): auc, ("auc", "baseline=logistic_regression", n): auc_lr,
+            ("auc_lift", "baseline=logistic_regression", n): auc - auc_lr,
+            ("positive_rate", "holdout", n): classes["rate"]}
+
+
+# ==================================================================== sequence
+def build_sequence(src: Sources) -> TaskData:
+    deep = src.conf.deep
+    hold = D.holdout_window(src.run_date, deep.holdout_days)
+    wins = D.train_windows(src.run_date, deep.holdout_days, deep.train_windows)
+
+    def window_set(w: D.LabelWindow) -> DataFrame:
+        return (D.sequence_examples(src.events, src.orders, src.item_categories, window=w, seq_len=deep.seq_len)
+                .withColumn("window_start", lit_date(w.start)))
+
+    train_all = functools.reduce(DataFrame.unionByName, [window_set(w) for w in wins])
+    train, val = D.hash_split(train_all, key_cols=("user_key", "window_start"), fraction=deep.val_fraction,
+                              seed=deep.seed)
+    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc)
+    # a vocabulary from the catalog, not from the sample: stable across runs
+    dims = {"num_categories": src.n_categories, "num_event_types": len(S.EVENT_TYPES)}
+    return TaskData(m["train"], m["val"], m["holdout"],
+                    {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")}, dims=dims,
+                    info={"holdout": _window_text(hold), "cutoff": hold.start})
+
+
+def _top_k_hits(arr: str, k: int):
+    return F.array_contains(F.slice(F.col(arr), 1, k), F.col("next_category")).cast("double")
+
+
+def evaluate_sequence(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    from debut.deep.score import score
+
+    n = data.counts["holdout"]
+    if n == 0:
+        raise SkipTask(f"no customer active in the holdout {data.info['holdout']}")
+    counts = D.category_counts(src.events, src.item_categories, as_of=data.info["cutoff"])
+    per_user = D.top_categories(counts, k=3).withColumnRenamed("top", "user_top")
+    overall = D.top_categories(counts.groupBy("category_id").agg(F.sum("n").alias("n"),
+                                                                  F.max("last_time").alias("last_time")),
+                               k=3, by=()).withColumnRenamed("top", "global_top")
+    scored = score(data.holdout, src.conf, "sequence", version=version)
+    ranked = F.transform(F.array_sort(F.transform("next_category_probs", lambda p, i: F.struct(
+        (-p).alias("neg_p"), i.alias("c")))), lambda s: s["c"])
+    joined = (scored.where(F.col("next_category_probs").isNotNull())
+              .withColumn("model_top", F.slice(ranked, 1, 3))
+              .join(per_user, on="user_key", how="left")
+              .crossJoin(F.broadcast(overall))
+              .withColumn("user_top", F.coalesce("user_top", F.array().cast("array<int>")))
+              # customers with fewer than 3 categories of their own: filled from the global ranking
+              .withColumn("user_top", F.slice(F.concat("user_top", F.filter(
+                  "global_top", lambda c: ~F.array_contains(F.col("user_top"), c))), 1, 3)))
+    r = joined.agg(F.count(F.lit(1)).alias("n"),
+                   *[F.avg(_top_k_hits(a, k)).alias(f"{a}_{k}") for a in ("model_top", "user_top", "global_top")
+                     for k in (1, 3)],
+                   F.countDistinct("purchase_intent").alias("intent_classes"),
+                   F.avg("purchase_intent").alias("intent_rate")).first()
+    scored_n = r["n"]
+    out = {}
+    for name, col in (("all", "model_top"), ("baseline=customer_most_frequent", "user_top"),
+                      ("baseline=global_most_frequent", "global_top")):
+        out[("top1_accuracy", name, scored_n)] = r[f"{col}_1"]
+        out[("top3_accuracy", name, scored_n)] = r[f"{col}_3"]
+    msg = (f"sequence: holdout {data.info['holdout']}, {scored_n:,} customers: next-category top-1 "
+           f"{r['model_top_1']:.3f} / top-3 {r['model_top_3']:.3f} vs customer's most frequent "
+           f"{r['user_top_1']:.3f} / {r['user_top_3']:.3f} vs global most frequent "
+           f"{r['global_top_1']:.3f} / {r['global_top_3']:.3f}")
+    if r["intent_classes"] == 2:
+        auc = BinaryClassificationEvaluator(rawPredictionCol="p_purchase_intent", labelCol="purchase_intent") \
+            .evaluate(scored.where(F.col("p_purchase_intent").isNotNull()))
+        out[("intent_auc", "all", scored_n)] = auc
+        msg += f"; purchase-intent AUC {auc:.4f} (rate {r['intent_rate']:.0%})"
+    _log(msg)
+    return out
+
+
+# ====================================================================== demand
+def build_demand(src: Sources) -> TaskData:
+    conf, deep = src.conf, src.conf.deep
+    fc, horizon = conf.features, conf.forecast.horizon_weeks
+    if horizon > conf.aggregate.launch_weeks:
+        raise SkipTask(f"forecast.horizon_weeks={horizon} exceeds the {conf.aggregate.launch_weeks} weeks "
+                       f"gold.launch_history keeps (aggregate.launch_weeks)")
+    examples = D.demand_examples(src.table("gold.launch_history"), src.item_features,
+                                 src.table("silver.category_daily"), horizon_weeks=horizon,
+                                 n_cat=src.n_categories, bands=fc.price_bands, embedding_dim=fc.embedding_dim,
+                                 context_days=deep.context_days)
+    split = D.demand_split_date(src.run_date, horizon, deep.holdout_days)
+    earlier = examples.where(F.col("launch_date") < lit_date(split))
+    train, val = D.hash_split(earlier, key_cols=("item_id",), fraction=deep.val_fraction, seed=deep.seed)
+    m = _materialise(src, {"train": train, "val": val,
+                           "holdout": examples.where(F.col("launch_date") >= lit_date(split))}, deep.num_proc)
+    return TaskData(m["train"], m["val"], m["holdout"],
+                    {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
+                    info={"holdout": f"launches from {split} with {horizon} complete weeks"})
+
+
+def _pinball(pred: List, target: str, quantiles) -> Any:
+    """Mean pinball loss over ``quantiles`` of prediction columns ``pred`` against ``target``."""
+    terms = []
+    for q, p in zip(quantiles, pred):
+        err = F.col(target) - p
+        terms.append(F.greatest(F.lit(q) * err, F.lit(q - 1.0) * err))
+    return functools.reduce(lambda a, b: a + b, terms) / F.lit(float(len(terms)))
+
+
+def evaluate_demand(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
+    from debut.deep.score import score
+    from debut.deep.tasks import quantile_suffix
+
+    qs = tuple(src.conf.deep.quantiles)
+    n = data.counts["holdout"]
+    if n == 0:
+        raise SkipTask(f"no holdout launches ({data.info['holdout']})")
+    mid = min(range(len(qs)), key=lambda j: abs(qs[j] - 0.5))
+    names = [f"demand_{quantile_suffix(q)}" for q in qs]
+    known = data.train.unionByName(data.val)
+    per_cat = known.groupBy("category").agg(F.percentile_approx("demand_log1p", list(qs)).alias("_bq"),
+                                            F.avg("units").alias("_bmean"))
+    overall = known.agg(F.percentile_approx("demand_log1p", list(qs)).alias("_gq"), F.avg("units").alias("_gmean"))
+    scored = (score(data.holdout, src.conf, "demand", version=version).where(F.col(names[0]).isNotNull())
+              .join(F.broadcast(per_cat), on="category", how="left").crossJoin(F.broadcast(overall))
+              .withColumn("_bq", F.coalesce("_bq", "_gq")).withColumn("_bmean", F.coalesce("_bmean", "_gmean")))
+    units_mid = F.expm1(F.col(names[mid]))
+    r = scored.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.avg(_pinball([F.col(c) for c in names], "demand_log1p", qs)).alias("pinball"),
+        F.avg(_pinball([F.col("_bq")[j] for j in range(len(qs))], "demand_log1p", qs)).alias("pinball_base"),
+        F.sum(F.abs(units_mid - F.col("units"))).alias("_err"),
+        F.sum(F.abs(F.col("_bmean") - F.col("units"))).alias("_err_base"),
+        F.sum("units").alias("_units"),
+        F.avg(((F.col("demand_log1p") >= F.col(names[0])) & (F.col("demand_log1p") <= F.col(names[-1])))
+              .cast("double")).alias("coverage")).first()
+    scored_n = r["n"]
+    wape = r["_err"] / r["_units"] if r["_units"] else None
+    wape_base = r["_err_base"] / r["_units"] if r["_units"] else None
+    cover = f"P{qs[0] * 100:g}-P{qs[-1] * 100:g}"
+    _log(f"demand: holdout {data.info['holdout']}: {scored_n} launches: WAPE(P{qs[mid] * 100:g}) "
+         f"{_fmt(wape)} vs category mean {_fmt(wape_base)}; pinball(log1p units) {r['pinball']:.4f} vs "
+         f"category quantiles {r['pinball_base']:.4f}; {cover} coverage {r['coverage']:.0%}")
+    return {("pinball_log1p", "all", scored_n): r["pinball"],
+            ("pinball_log1p", "baseline=category_quantiles", scored_n): r["pinball_base"],
+            ("wape_p50", "all", scored_n): wape, ("wape_p50", "baseline=category_mean", scored_n): wape_base,
+            (f"coverage_{cover.lower().replace('-', '_')}", "all", scored_n): r["coverage"]}
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+BUILDERS: Dict[str, Callable[[Sources], TaskData]] = {
+    "ctr": build_ctr, "sequence": build_sequence, "demand": build_demand}
+EVALUATORS: Dict[str, Callable[[Sources, TaskData, int], Dict[Any, float]]] = {
+    "ctr": evaluate_ctr, "sequence": evaluate_sequence, "demand": evaluate_demand}
+
+
+# ========================================================================= job
+def check_sizes(task: str, data: TaskData, conf: Config) -> None:
+    deep = conf.deep
+    c = data.counts
+    if c["train"] < deep.min_train_rows:
+        raise SkipTask(f"{c['train']} training rows, fewer than deep.min_train_rows={deep.min_train_rows}")
+    if c["val"] < deep.num_proc:
+        raise SkipTask(f"{c['val']} validation rows for {deep.num_proc} training processes")
+
+
+def run_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, src: Sources) -> Dict[str, Any]:
+    """Build, train, register and evaluate one task; a SkipTask is printed and recorded, not raised."""
+    from petastorm.errors import NoDataAvailableError
+
+    from debut import tracking
+    from debut.deep.train import train
+
+    component = f"deep.{task}"
+    started = time.perf_counter()
+    out: Dict[str, Any] = {}
+    try:
+        data = BUILDERS[task](src)
+        build_s = time.perf_counter() - started
+        out["counts"] = dict(data.counts)
+        _log(f"{task}: {data.counts['train']:,} training / {data.counts['val']:,} validation / "
+             f"{data.counts['holdout']:,} holdout rows ({build_s:.0f} s)")
+        check_sizes(task, data, conf)
+        try:
+            result = train(spark, conf, data.train, task, val_df=data.val, run_date=run_date.isoformat(),
+                           dims=data.dims or None)
+        except NoDataAvailableError as exc:
+            raise SkipTask(f"too little data for {conf.deep.num_proc} Petastorm shards: {exc}") from exc
+        out.update(model_name=result.model_name, version=result.version, run_id=result.run_id,
+                   train_seconds=result.seconds, best_val_loss=result.best_val_loss,
+                   epochs=len(result.history))
+        _log(f"{task}: registered {result.model_name} v{result.version}: best validation loss "
+             f"{result.best_val_loss:.4f} at epoch {result.best_epoch + 1} of {len(result.history)}, "
+             f"{result.seconds:.0f} s")
+        metrics: Dict[Any, Any] = {"skipped": 0.0, "model_version": float(result.version),
+                                   "train_seconds": result.seconds, "build_seconds": build_s,
+                                   "best_val_loss": result.best_val_loss,
+                                   **{(f"{k}_rows"): float(v) for k, v in data.counts.items()}}
+        try:
+            metrics.update(EVALUATORS[task](src, data, result.version))
+        except SkipTask as exc:
+            _log(f"{task}: not evaluated: {exc}")
+            metrics["evaluated"] = 0.0
+            out["not_evaluated"] = str(exc)
+        else:
+            metrics["evaluated"] = 1.0
+        out["metrics"] = {(k if isinstance(k, str) else "/".join(map(str, k[:2]))): v for k, v in metrics.items()}
+        tracking.record_metrics(spark, conf, run_date, component, metrics)
+    except SkipTask as exc:
+        import mlflow
+
+        _log(f"{task}: SKIPPED: {exc}")
+        mlflow.set_tag(f"{component}.skipped", str(exc)[:5000])
+        tracking.record_metrics(spark, conf, run_date, component, {"skipped": 1.0, "evaluated": 0.0})
+        out["skipped"] = str(exc)
+    finally:
+        src.release_task()
+    return out
+
+
+def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Any]:
+    from debut import tracking
+
+    deep = conf.deep
+    params = {f"deep.{k}": v for k, v in flatten(deep).items()}
+    params["forecast.horizon_weeks"] = conf.forecast.horizon_weeks
+    out: Dict[str, Any] = {}
+    _log(f"tasks {', '.join(deep.tasks)}; holdout {deep.holdout_days} days before {run_date}; "
+         f"{deep.num_proc} {deep.backend} processes")
+    with tracking.job_run(conf, JOB, run_date.isoformat(), params=params, log_conf=False):
+        src = Sources(spark, conf, run_date)
+        try:
+            for task in deep.tasks:
+                out[task] = run_task(spark, conf, run_date, task, src)
+        finally:
+            src.release()
+    return out
