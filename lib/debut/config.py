@@ -190,13 +190,13 @@ class DeepConf:
 
 @dataclass(frozen=True)
 class RecommendConf:
-    rank: int = 32                         # ALS latent factors (used when the grid is empty)
-    reg_param: float = 0.05
-    alpha: float = 20.0                    # implicit-feedback confidence scale
+    rank: int = 16                         # ALS latent factors (used when the grid is empty)
+    reg_param: float = 1.0
+    alpha: float = 1.0                     # implicit-feedback confidence scale
     max_iter: int = 10
-    grid_ranks: Tuple[int, ...] = (16, 32)            # small grid on a time-based validation split
-    grid_reg_params: Tuple[float, ...] = (0.01, 0.1)
-    grid_alphas: Tuple[float, ...] = (10.0, 40.0)
+    grid_ranks: Tuple[int, ...] = (8, 16)             # small grid on a time-based validation split
+    grid_reg_params: Tuple[float, ...] = (0.1, 1.0)
+    grid_alphas: Tuple[float, ...] = (1.0, 4.0)
     validation_days: int = 14              # interactions in the last N days before run_date validate
     cold_map: str = "ridge"                # content -> ALS item factors: ridge | mlp
     ridge_alpha: float = 1.0
