@@ -1,0 +1,1 @@
+"""adjust_launch: update launched items' demand from early sales; reorder / markdown / delist / breakout."""

@@ -1,0 +1,1 @@
+"""evaluate: score the plan, the forecast and the closed loop against the simulator's truth or later sales."""

@@ -1,0 +1,149 @@
+"""Cold start: a map from item content to ALS item factors, fitted on warm items.
+
+A never-sold item has no interactions, so ALS gives it no factors. Its content
+(gold.item_features: hashed attribute one-hots, the text embedding, the
+category, the price position) does exist, and on warm items it predicts their
+ALS factors: fit that map, apply it to the item, and the item gets a predicted
+affinity for every customer (user factors . mapped factors).
+
+Items are bounded by the catalog, so the design matrix (items x features) is
+built and fitted on the driver with numpy; customers never come here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+# gold.item_features columns the design matrix reads
+CONTENT_COLUMNS = ("item_id", "category_index", "attribute_vector", "text_embedding", "relative_price",
+                   "price_band")
+
+
+def content_matrix(items: pd.DataFrame, *, n_categories: int, price_bands: int,
+                   cross_category: bool = True) -> np.ndarray:
+    """Design matrix, one row per item of ``items`` (CONTENT_COLUMNS), float64.
+
+    Blocks: category one-hot (by category_index; a null index is all zeros),
+    attribute one-hots, the L2-normalised text embedding (zeros when missing),
+    log relative price and its square, price-band one-hot; with
+    ``cross_category`` also category x attribute one-hots, since what a colour
+    or style is worth differs from one category to the next.
+    """
+    n = len(items)
+    cat = np.zeros((n, n_categories))
+    idx = pd.to_numeric(items["category_index"], errors="coerce").to_numpy()
+    ok = ~np.isnan(idx) & (idx >= 0) & (idx < n_categories)
+    cat[np.flatnonzero(ok), idx[ok].astype(int)] = 1.0
+    attrs = _stack(items["attribute_vector"], n)
+    text = _stack(items["text_embedding"], n)
+    norms = np.linalg.norm(text, axis=1, keepdims=True)
+    text = np.divide(text, norms, out=np.zeros_like(text), where=norms > 0)
+    rel = pd.to_numeric(items["relative_price"], errors="coerce").to_numpy(dtype=float)
+    logp = np.where(np.isfinite(rel) & (rel > 0), np.log(np.where(rel > 0, rel, 1.0)), 0.0)
+    band = np.zeros((n, price_bands))
+    b = pd.to_numeric(items["price_band"], errors="coerce").to_numpy()
+    okb = ~np.isnan(b) & (b >= 1) & (b <= price_bands)
+    band[np.flatnonzero(okb), b[okb].astype(int) - 1] = 1.0
+    blocks = [cat, attrs, text, logp[:, None], (logp ** 2)[:, None], band]
+    if cross_category and attrs.shape[1]:
+        blocks.append((cat[:, :, None] * attrs[:, None, :]).reshape(n, -1))
+    return np.hstack(blocks)
+
+
+def _stack(col: pd.Series, n: int) -> np.ndarray:
+    """array<float> column -> (n, width) matrix; null rows are zeros (width from the first non-null)."""
+    width = next((len(v) for v in col if v is not None and len(v)), 0)
+    out = np.zeros((n, width))
+    for i, v in enumerate(col):
+        if v is not None and len(v) == width and width:
+            out[i] = np.asarray(v, dtype=float)
+    return out
+
+
+@dataclass
+class RidgeMap:
+    """Multi-output ridge regression X -> Y with an intercept; alpha by leave-one-out error.
+
+    Leave-one-out residuals of ridge have a closed form through the SVD of the
+    centred X (r_i / (1 - h_ii)), so choosing alpha costs one SVD.
+    """
+    alphas: Sequence[float] = (1.0,)
+    alpha: float = field(default=float("nan"), init=False)
+    loo_mse: dict = field(default_factory=dict, init=False)
+    coef: Optional[np.ndarray] = field(default=None, init=False)
+    x_mean: Optional[np.ndarray] = field(default=None, init=False)
+    y_mean: Optional[np.ndarray] = field(default=None, init=False)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> "RidgeMap":
+        X, Y = np.asarray(X, float), np.asarray(Y, float)
+        if len(X) < 2:
+            raise ValueError(f"the cold-start map needs at least 2 warm items, got {len(X)}")
+        self.x_mean, self.y_mean = X.mean(axis=0), Y.mean(axis=0)
+        Xc, Yc = X - self.x_mean, Y - self.y_mean
+        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+        UtY = U.T @ Yc
+        n = len(X)
+        for a in self.alphas:
+            d = s ** 2 / (s ** 2 + a)
+            fitted = U @ (d[:, None] * UtY)
+            h = (U ** 2) @ d + 1.0 / n                     # leverage, the intercept included
+            loo = (Yc - fitted) / np.maximum(1.0 - h, 1e-9)[:, None]
+            self.loo_mse[float(a)] = float(np.mean(loo ** 2))
+        self.alpha = min(self.loo_mse, key=lambda a: (self.loo_mse[a], a))
+        self.coef = Vt.T @ ((s / (s ** 2 + self.alpha))[:, None] * UtY)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, float) - self.x_mean) @ self.coef + self.y_mean
+
+
+@dataclass
+class MlpMap:
+    """A small MLP (scikit-learn) X -> Y on standardised inputs, seeded, early-stopped."""
+    hidden: int = 64
+    max_iter: int = 500
+    l2: float = 1e-3
+    seed: int = 7
+    model: object = field(default=None, init=False)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> "MlpMap":
+        from sklearn.neural_network import MLPRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if len(X) < 10:
+            raise ValueError(f"the MLP cold-start map needs at least 10 warm items, got {len(X)}")
+        self.model = make_pipeline(StandardScaler(), MLPRegressor(
+            hidden_layer_sizes=(self.hidden,), alpha=self.l2, max_iter=self.max_iter, random_state=self.seed,
+            early_stopping=True, validation_fraction=0.15, n_iter_no_change=20))
+        self.model.fit(np.asarray(X, float), np.asarray(Y, float))
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict(np.asarray(X, float))).reshape(len(X), -1)
+
+
+def make_map(kind: str, *, alphas: Sequence[float], hidden: int = 64, max_iter: int = 500, seed: int = 7):
+    """The configured map: ``ridge`` (alpha from ``alphas`` by leave-one-out) or ``mlp``."""
+    if kind == "ridge":
+        return RidgeMap(alphas=tuple(alphas))
+    if kind == "mlp":
+        return MlpMap(hidden=hidden, max_iter=max_iter, seed=seed)
+    raise ValueError(f"unknown cold-start map {kind!r} (known: ridge, mlp)")
+
+
+def fit_map(kind: str, items: pd.DataFrame, factors: np.ndarray, *, n_categories: int, price_bands: int,
+            cross_category: bool, alphas: Sequence[float], hidden: int = 64, max_iter: int = 500, seed: int = 7):
+    """Fit the map on warm ``items`` (CONTENT_COLUMNS) whose ALS factors are the rows of ``factors``."""
+    X = content_matrix(items, n_categories=n_categories, price_bands=price_bands, cross_category=cross_category)
+    return make_map(kind, alphas=alphas, hidden=hidden, max_iter=max_iter, seed=seed).fit(X, factors)
+
+
+def r2_score(Y: np.ndarray, P: np.ndarray) -> float:
+    """Share of the factors' variance (summed over dimensions) that predictions explain."""
+    Y, P = np.asarray(Y, float), np.asarray(P, float)
+    tot = float(((Y - Y.mean(axis=0)) ** 2).sum())
+    return float("nan") if tot == 0 else 1.0 - float(((Y - P) ** 2).sum()) / tot

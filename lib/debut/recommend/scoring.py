@@ -1,0 +1,183 @@
+"""Distributed scoring with factor matrices: top-N items per customer, top-K customers per item.
+
+Item matrices are bounded by the catalog and broadcast; customers stay in
+their partitions and are scored in ``mapInPandas`` (a batch of customers x
+every item is one matrix product). Per item, each partition keeps only its best
+K customers (a running top-K over its batches), so at most partitions x K rows
+per item reach the final window that picks the global top K.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+USER_LIST = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("rank", T.IntegerType(), False),
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("score", T.DoubleType(), False),
+    T.StructField("is_new", T.BooleanType(), False),
+])
+
+FULL_SORT_MAX = 4096       # items per row sorted outright; above, argpartition first
+
+_ITEM_TOP = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("user_key", T.StringType(), True),     # null: a reach row
+    T.StructField("score", T.DoubleType(), True),
+    T.StructField("positive", T.LongType(), True),       # reach rows: customers with a positive score
+])
+
+
+def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the column indices of the k largest scores, best first (ties: lower index first).
+
+    A stable full sort for catalog-sized rows; beyond FULL_SORT_MAX columns an
+    argpartition first (ties at the k-th score are then kept in no set order).
+    """
+    b, n = scores.shape
+    k = max(0, min(k, n))
+    if k == 0 or b == 0:
+        return np.zeros((b, k), dtype=np.int64)
+    if n <= FULL_SORT_MAX:
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return np.stack([p[np.lexsort((p, -scores[r, p]))] for r, p in enumerate(part)])
+
+
+def select_list(scores: np.ndarray, is_new: np.ndarray, *, list_size: int, n_explore: int) -> np.ndarray:
+    """Item indices of each customer's list (rows of ``scores``), best score first.
+
+    The list holds the ``n_explore`` best-scored new items (fewer when fewer
+    exist) and is filled up to ``list_size`` with the best remaining items.
+    """
+    b, n = scores.shape
+    size = min(list_size, n)
+    new_idx = np.flatnonzero(np.asarray(is_new, bool))
+    n_new = min(n_explore, len(new_idx), size)
+    top = top_k_indices(scores, size)
+    if n_new == 0:
+        return top
+    top_new = new_idx[top_k_indices(scores[:, new_idx], n_new)]
+    out = np.empty((b, size), dtype=np.int64)
+    for r in range(b):
+        chosen = list(top_new[r])
+        taken = set(chosen)
+        for i in top[r]:
+            if len(chosen) == size:
+                break
+            if i not in taken:
+                chosen.append(i)
+                taken.add(i)
+        sel = np.asarray(chosen, dtype=np.int64)
+        out[r] = sel[np.lexsort((sel, -scores[r, sel]))]
+    return out
+
+
+def _matrix(col: pd.Series) -> np.ndarray:
+    return np.stack([np.asarray(v, dtype=np.float64) for v in col]) if len(col) else np.zeros((0, 0))
+
+
+def _random_scores(keys: pd.Series, n_items: int, seed: int) -> np.ndarray:
+    """Uniform scores, reproducible per customer (seeded by the key's CRC)."""
+    return np.stack([np.random.default_rng([seed, zlib.crc32(str(k).encode())]).random(n_items) for k in keys])
+
+
+def top_items_per_user(users_df: DataFrame, item_ids: Sequence[str], item_factors: np.ndarray, *,
+                       list_size: int, is_new: Optional[np.ndarray] = None, n_explore: int = 0,
+                       random_seed: Optional[int] = None) -> DataFrame:
+    """USER_LIST rows: each customer's best ``list_size`` items by user factors . item factors.
+
+    users_df: user_key, factors (array<float>). ``is_new`` flags the items
+    eligible for the ``n_explore`` reserved slots. ``random_seed`` replaces the
+    scores with seeded uniform noise (the random baseline).
+    """
+    spark = users_df.sparkSession
+    ids = np.asarray(list(item_ids), dtype=object)
+    mat = np.asarray(item_factors, dtype=np.float64).reshape(len(ids), -1)
+    new = np.zeros(len(ids), bool) if is_new is None else np.asarray(is_new, bool)
+    bc = spark.sparkContext.broadcast((ids, mat, new))
+
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        ids_, mat_, new_ = bc.value
+        for pdf in batches:
+            if pdf.empty or not len(ids_):
+                continue
+            if random_seed is None:
+                s = _matrix(pdf["factors"]) @ mat_.T
+            else:
+                s = _random_scores(pdf["user_key"], len(ids_), random_seed)
+            idx = select_list(s, new_, list_size=list_size, n_explore=n_explore)
+            k = idx.shape[1]
+            yield pd.DataFrame({
+                "user_key": np.repeat(pdf["user_key"].to_numpy(), k),
+                "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), len(pdf)),
+                "item_id": ids_[idx.reshape(-1)],
+                "score": np.take_along_axis(s, idx, axis=1).reshape(-1),
+                "is_new": new_[idx.reshape(-1)],
+            })
+
+    return users_df.select("user_key", "factors").mapInPandas(score, USER_LIST)
+
+
+def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factors: np.ndarray, *,
+                       k: int):
+    """(top, reach) for every item: its ``k`` best customers and how many score above zero.
+
+    top: item_id, user_key, score, rank (1 = best; ties by user_key);
+    reach: item_id, reach (customers with a positive score, over all customers).
+    """
+    spark = users_df.sparkSession
+    ids = np.asarray(list(item_ids), dtype=object)
+    mat = np.asarray(item_factors, dtype=np.float64).reshape(len(ids), -1)
+    bc = spark.sparkContext.broadcast((ids, mat))
+
+    def partition_top(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        ids_, mat_ = bc.value
+        n = len(ids_)
+        best_s = np.full((0, n), -np.inf)
+        best_u = np.zeros((0, n), dtype=np.int64)          # positions in the partition's key list
+        keys: list = []
+        positive = np.zeros(n, dtype=np.int64)
+        for pdf in batches:
+            if pdf.empty or not n:
+                continue
+            s = _matrix(pdf["factors"]) @ mat_.T                  # (b, n)
+            positive += (s > 0).sum(axis=0)
+            pos = np.arange(len(keys), len(keys) + len(pdf), dtype=np.int64)
+            keys.extend(pdf["user_key"].tolist())
+            cand_s = np.vstack([best_s, s])
+            cand_u = np.vstack([best_u, np.repeat(pos[:, None], n, axis=1)])
+            keep = min(k, len(cand_s))
+            if keep < len(cand_s):
+                sel = np.argpartition(-cand_s, keep - 1, axis=0)[:keep]
+                best_s = np.take_along_axis(cand_s, sel, axis=0)
+                best_u = np.take_along_axis(cand_u, sel, axis=0)
+            else:
+                best_s, best_u = cand_s, cand_u
+        if not len(best_s):
+            return
+        # the partition's cut may split ties at the K-th score: the global window settles them by
+        # user_key only among rows that got here, which is exact when scores are distinct
+        key_arr = np.asarray(keys, dtype=object)
+        yield pd.DataFrame({"item_id": np.tile(ids_, len(best_s)), "user_key": key_arr[best_u.reshape(-1)],
+                            "score": best_s.reshape(-1),
+                            "positive": pd.array([None] * best_s.size, dtype="Int64")})
+        yield pd.DataFrame({"item_id": ids_, "user_key": None, "score": np.nan, "positive": positive})
+
+    rows = users_df.select("user_key", "factors").mapInPandas(partition_top, _ITEM_TOP)
+    order = Window.partitionBy("item_id").orderBy(F.col("score").desc(), F.col("user_key"))
+    top = (rows.where(F.col("user_key").isNotNull())
+           .withColumn("rank", F.row_number().over(order).cast("int"))
+           .where(F.col("rank") <= k)
+           .select("item_id", "user_key", "score", "rank"))
+    reach = (rows.where(F.col("user_key").isNull()).groupBy("item_id")
+             .agg(F.sum("positive").cast("long").alias("reach")))
+    return top, reach

@@ -1,0 +1,1 @@
+"""report: the self-contained HTML report a category manager reads."""

@@ -1,0 +1,195 @@
+"""evaluate: closed-loop profit arithmetic, calibration, the plan replay, and the job on tiny Delta tables."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from debut.config import AdjustConf
+from debut.evaluate import closed_loop, scoring
+
+LAUNCH = 100.0
+SALVAGE = 0.3
+
+
+def _demand(rows):
+    return pd.DataFrame([(c, d + 1, u) for c, us in rows.items() for d, u in enumerate(us)],
+                        columns=["candidate_id", "day", "demand"])
+
+
+PLAN = pd.DataFrame({"candidate_id": ["A", "B", "C"], "category": ["x", "x", "y"], "quantity": [10, 20, 20],
+                     "price": [10.0, 10.0, 10.0], "unit_cost": [4.0, 4.0, 4.0]})
+DEMAND = _demand({"A": [5, 5, 5, 5], "B": [0, 0, 3, 3], "C": [1, 0, 2, 2]})
+CURVES = {"A": [7.0], "B": [70.0], "C": [14.0]}       # forecast 1, 10 and 2 units a day
+ADJ = AdjustConf(early_days=2, review_every_days=100, lead_time_days=0, reorder_cost=0.0, min_expected_units=1.0,
+                 markdown_discount=0.25, markdown_lift=0.3)
+
+
+def test_static_profit_arithmetic():
+    out = closed_loop.play_static(PLAN, DEMAND, 4, launch_cost=LAUNCH, salvage_rate=SALVAGE).set_index("candidate_id")
+    # A: sells 10 of 20 wanted: 100 - 40 - 100 + 0 = -40
+    assert out.loc["A", ["units_sold", "lost_units", "leftover", "profit"]].tolist() == [10, 10, 0, -40.0]
+    # B: sells 6, 14 left: 60 - 80 - 100 + 0.3 x 4 x 14 = -103.2
+    assert out.loc["B", "profit"] == pytest.approx(-103.2)
+    assert out.loc["C", "profit"] == pytest.approx(50 - 80 - 100 + 1.2 * 15)
+
+
+def test_adjusted_plan_delists_marks_down_and_reorders():
+    out, dec = closed_loop.play_adjusted(PLAN, DEMAND, CURVES, 4, ADJ, launch_cost=LAUNCH, salvage_rate=SALVAGE)
+    out = out.set_index("candidate_id")
+    assert dec.set_index("candidate_id")["action"].to_dict() == {"A": "breakout", "B": "delist", "C": "markdown"}
+    # B: no sale in 2 days against 20 forecast -> delisted, sells nothing, salvages 20: -80 - 100 + 24
+    assert out.loc["B", ["units_sold", "leftover"]].tolist() == [0, 20]
+    assert out.loc["B", "profit"] == pytest.approx(-156.0)
+    # C: 1 sold at 10, then demand 2 x 1.3 -> 3 a day at 7.5 for 2 days; 13 left
+    assert out.loc["C", ["units_sold", "demand", "leftover"]].tolist() == [7, 7, 13]
+    assert out.loc["C", "profit"] == pytest.approx(10 + 45 - 80 - 100 + 1.2 * 13)
+    # A: sold out on day 2 at 5x the forecast pace; the reorder arrives the next day (lead time 0)
+    a = out.loc["A"]
+    q = int(dec.set_index("candidate_id").loc["A", "reorder_qty"])
+    assert q > 0 and a["reorder_units"] == q and a["reorders"] == 1
+    assert a["units_sold"] == 10 + min(q, 10)
+    assert a["profit"] == pytest.approx(10 * a["units_sold"] - 4 * (10 + q) - 100 + 1.2 * a["leftover"])
+    assert a["actions"] == f"day 2: breakout {q}"
+
+
+def test_review_days():
+    assert closed_loop.review_days(56, AdjustConf(early_days=14, review_every_days=7)) == [14, 21, 28, 35, 42, 49]
+
+
+def test_calibration_counts():
+    df = pd.DataFrame({"actual": [5, 15, 30, 0], "p10": [4, 4, 4, 1], "p50": [10, 10, 10, 2], "p90": [20, 20, 20, 3]})
+    cal = scoring.calibration(df)
+    assert (cal["coverage_p10_p90"], cal["below_p10"], cal["above_p90"]) == (0.5, 0.25, 0.25)
+    assert cal["wape"] == pytest.approx((5 + 5 + 20 + 2) / 50)
+    assert cal["bias"] == pytest.approx((32 - 50) / 50)
+
+
+def test_newsvendor_replay_against_what_sold():
+    bt = pd.DataFrame({"cutoff_date": [dt.date(2026, 8, 1)], "item_id": ["I1"], "actual": [30.0],
+                       "p10": [10.0], "p50": [20.0], "p90": [40.0], "price": [10.0], "unit_cost": [4.0]})
+    r = scoring.newsvendor_replay(bt, salvage_rate=0.25, launch_cost=0.0).set_index("policy")
+    # fractile 6 / (6 + 3) = 2/3 -> 20 + (2/3 - 0.5) / 0.4 x 20 = 28.33 -> 28 units, all sold: 168
+    assert r.loc["newsvendor", "quantity"] == 28 and r.loc["newsvendor", "profit"] == pytest.approx(168.0)
+    assert r.loc["p50", "profit"] == pytest.approx(120.0) and r.loc["oracle", "profit"] == pytest.approx(180.0)
+    s = scoring.replay_summary(r.reset_index())
+    assert s[("replay_profit_pct_oracle", "policy=newsvendor", 1)] == pytest.approx(100 * 168 / 180)
+
+
+# ------------------------------------------------------------- the job
+RUN = dt.date(2026, 10, 1)
+
+
+@pytest.fixture(scope="module")
+def market():
+    from debut.config import load_config
+    from debut.simulate.market import Marketplace
+
+    mp = Marketplace(load_config("test").simulate, RUN)
+    return mp, mp.candidate_truth()
+
+
+def _inputs(spark, conf, mp, truth):
+    from pyspark.sql import functions as F
+
+    from debut import io
+    from debut.forecast.schema import LAUNCH_FORECAST
+
+    os.makedirs(conf.paths.truth_dir, exist_ok=True)
+    truth.to_parquet(os.path.join(conf.paths.truth_dir, "candidate_demand.parquet"), index=False)
+    with open(os.path.join(conf.paths.truth_dir, "summary.json"), "w") as fh:
+        json.dump({"run_date": RUN.isoformat()}, fh)
+    cats = [mp.categories[c].name for c in mp.candidates.cat]
+    weeks = mp.conf.launch_window_weeks
+    rows, plan = [], []
+    for i, cid in enumerate(mp.candidates.ids):
+        p50 = 12.0 + i
+        rows.append({"candidate_id": str(cid), "plan_date": RUN, "category": cats[i], "subcategory": None,
+                     "brand": None, "title": f"t{i}", "price": float(mp.candidates.price[i]),
+                     "unit_cost": float(mp.candidates.unit_cost[i]), "price_band": 1, "horizon_weeks": weeks,
+                     "mean_units": p50, "units_p10": p50 / 2, "units_p50": p50, "units_p90": p50 * 2,
+                     "weekly_p10": [p50 / 2 / weeks] * weeks, "weekly_p50": [p50 / weeks] * weeks,
+                     "weekly_p90": [p50 * 2 / weeks] * weeks, "quantile_levels": [0.1, 0.5, 0.9],
+                     "quantile_units": [p50 / 2, p50, p50 * 2], "knn_units": None, "net_units": None,
+                     "audience_units": None, "weights": None, "neighbours": None, "method": "blend",
+                     "n_history": 5, "as_of_date": RUN})
+        plan.append((cats[i], str(cid), RUN, i % 2 == 0, 15 if i % 2 == 0 else 0, 10.0))
+    fc = spark.createDataFrame(pd.DataFrame(rows), LAUNCH_FORECAST)
+    io.merge(fc, conf, "gold.launch_forecast")
+    io.merge(spark.createDataFrame(plan, "category string, candidate_id string, plan_date date, launch boolean, "
+                                         "quantity int, expected_profit double")
+             .withColumn("reason", F.lit("test")), conf, "gold.launch_plan")
+    return pd.DataFrame(rows), pd.DataFrame(plan, columns=["category", "candidate_id", "plan_date", "launch",
+                                                           "quantity", "expected_profit"])
+
+
+def test_evaluate_job_on_the_simulator(spark, conf, market):
+    from pyspark.sql import functions as F
+
+    from debut import io
+    from debut.evaluate import job
+    from debut.simulate.market import UNLIMITED
+
+    mp, truth = market
+    fc, plan = _inputs(spark, conf, mp, truth)
+    summary = job.run(spark, conf, RUN)
+
+    # (c) forecast calibration against the truth, by hand
+    actual = truth.groupby("candidate_id")["units"].sum()
+    a = fc["candidate_id"].map(actual).to_numpy(float)
+    ev = io.read(spark, conf, "gold.evaluation").where(F.col("component") == "evaluate").toPandas()
+    value = lambda m, s="all": float(ev[(ev.metric == m) & (ev.slice == s)]["value"].iloc[0])  # noqa: E731
+    assert value("forecast_coverage_p10_p90") == pytest.approx(np.mean((a >= fc.units_p10) & (a <= fc.units_p90)))
+    assert value("forecast_below_p10") == pytest.approx(np.mean(a < fc.units_p10))
+
+    # (b) the static closed loop, recomputed from the simulator's own replay
+    launched = plan[plan["launch"]].merge(fc[["candidate_id", "price", "unit_cost"]], on="candidate_id")
+    horizon = 7 * mp.conf.launch_window_weeks
+    demand = mp.play_forward(RUN, horizon, pd.DataFrame({"candidate_id": launched["candidate_id"], "stock": UNLIMITED}))
+    total = demand.groupby("candidate_id")["demand"].sum()
+    sold = np.minimum(launched["quantity"], launched["candidate_id"].map(total))
+    expected_static = float((launched["price"] * sold - launched["unit_cost"] * launched["quantity"]
+                             - conf.optimize.launch_cost
+                             + conf.optimize.salvage_rate * launched["unit_cost"] * (launched["quantity"] - sold)).sum())
+    assert value("closed_loop_profit", "policy=static") == pytest.approx(expected_static)
+    assert summary["closed_loop"]["static"] == pytest.approx(expected_static)
+
+    out = io.read(spark, conf, "gold.launch_outcomes").toPandas()
+    loop = out[out["demand_source"] == "play_forward"]
+    assert sorted(loop["policy"].unique()) == ["adjusted", "static"]
+    assert len(loop) == 2 * len(launched)
+    static = loop[loop["policy"] == "static"].set_index("candidate_id")
+    assert static.loc[launched["candidate_id"], "weekly_demand"].map(sum).tolist() == \
+        launched["candidate_id"].map(total).tolist()
+    assert value("closed_loop_profit", "policy=adjusted") == pytest.approx(
+        float(loop[loop["policy"] == "adjusted"]["profit"].sum()))
+
+    # (a) the plan and the oracle against the truth (all candidates live)
+    plan_rows = out[out["policy"] == "plan"].set_index("candidate_id")
+    d = launched["candidate_id"].map(actual).to_numpy(float)
+    q = launched["quantity"].to_numpy(float)
+    s = np.minimum(d, q)
+    expected_plan = float((launched["price"] * s - launched["unit_cost"] * q - conf.optimize.launch_cost
+                           + conf.optimize.salvage_rate * launched["unit_cost"] * (q - s)).sum())
+    assert plan_rows["profit"].sum() == pytest.approx(expected_plan)
+    assert value("profit", "policy=plan") == pytest.approx(expected_plan)
+    oracle = value("profit", "policy=oracle")
+    assert oracle >= expected_plan - 1e-6
+    assert value("profit_pct_oracle") == pytest.approx(100 * expected_plan / oracle)
+    assert {"naive_mean", "naive_topk"} <= set(out["policy"])
+
+    # a rerun replaces the plan date's outcomes
+    job.run(spark, conf, RUN)
+    assert io.read(spark, conf, "gold.launch_outcomes").count() == len(out)
+
+
+def test_evaluate_job_without_a_plan_notes_it(spark, conf, capsys):
+    from debut.evaluate import job
+
+    summary = job.run(spark, conf, RUN)
+    assert "plan_date" not in summary
+    assert "gold.launch_plan is absent" in capsys.readouterr().out
