@@ -28,6 +28,7 @@ HASH_KEY = "k3y-" + secrets.token_hex(16)
 def pipeline(spark, tmp_path_factory):
     from tests.conftest import make_conf
 
+    spark.catalog.clearCache()  # blocks other modules left cached
     root = tmp_path_factory.mktemp("pipeline")
     conf = make_conf(root)
     sets = []

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from debut import io
 from debut import schemas as S
-from debut.config import Config, flatten
+from debut.config import Config, ConfigError, flatten
 from debut.features import common, embed, evaluate, intent, items, profile, segments, sequences
 
 JOB = "build_features"
@@ -224,7 +224,7 @@ def _segment_recovery(spark: SparkSession, conf: Config, profile_df: DataFrame) 
 
     try:
         key = hash_key(conf)
-    except KeyError:
+    except ConfigError:  # no key in this environment: nothing to match the truth's raw ids with
         return None
     truth = evaluate.read_truth_segments(spark, conf, key)
     if truth is None:
