@@ -66,17 +66,22 @@ ORDERS = T.StructType([
     T.StructField("ingest_run_date", T.DateType(), False),
 ])
 
-CATALOG = T.StructType([
-    T.StructField("item_id", T.StringType(), False),
-    T.StructField("category", T.StringType(), False),
-    T.StructField("subcategory", T.StringType(), True),
-    T.StructField("brand", T.StringType(), True),
-    T.StructField("title", T.StringType(), True),
-    T.StructField("colour", T.StringType(), True),
-    T.StructField("material", T.StringType(), True),
-    T.StructField("style", T.StringType(), True),
-    T.StructField("price", T.DoubleType(), False),
-    T.StructField("unit_cost", T.DoubleType(), True),
+def product_fields(id_name: str = "item_id", unit_cost_nullable: bool = True):
+    """The product description every catalog-like table shares, id first."""
+    return [
+        T.StructField(id_name, T.StringType(), False),
+        T.StructField("category", T.StringType(), False),
+        T.StructField("subcategory", T.StringType(), True),
+        T.StructField("brand", T.StringType(), True),
+        T.StructField("title", T.StringType(), True),
+        T.StructField("colour", T.StringType(), True),
+        T.StructField("material", T.StringType(), True),
+        T.StructField("style", T.StringType(), True),
+        T.StructField("price", T.DoubleType(), False),
+        T.StructField("unit_cost", T.DoubleType(), unit_cost_nullable),
+    ]
+
+CATALOG = T.StructType(product_fields() + [
     T.StructField("launch_date", T.DateType(), True),
     T.StructField("status", T.StringType(), True),
     T.StructField("snapshot_date", T.DateType(), False),
@@ -84,17 +89,7 @@ CATALOG = T.StructType([
     T.StructField("ingest_run_date", T.DateType(), False),
 ])
 
-CANDIDATES = T.StructType([
-    T.StructField("candidate_id", T.StringType(), False),
-    T.StructField("category", T.StringType(), False),
-    T.StructField("subcategory", T.StringType(), True),
-    T.StructField("brand", T.StringType(), True),
-    T.StructField("title", T.StringType(), True),
-    T.StructField("colour", T.StringType(), True),
-    T.StructField("material", T.StringType(), True),
-    T.StructField("style", T.StringType(), True),
-    T.StructField("price", T.DoubleType(), False),
-    T.StructField("unit_cost", T.DoubleType(), False),
+CANDIDATES = T.StructType(product_fields("candidate_id", unit_cost_nullable=False) + [
     T.StructField("min_order_qty", T.IntegerType(), True),
     T.StructField("plan_date", T.DateType(), False),
     T.StructField("source_file", T.StringType(), False),
@@ -318,17 +313,7 @@ USER_ITEM = T.StructType([
     T.StructField("as_of_date", T.DateType(), False),     # run_date the ages are measured to
 ])
 
-LAUNCH_HISTORY = T.StructType([
-    T.StructField("item_id", T.StringType(), False),
-    T.StructField("category", T.StringType(), False),
-    T.StructField("subcategory", T.StringType(), True),
-    T.StructField("brand", T.StringType(), True),
-    T.StructField("title", T.StringType(), True),
-    T.StructField("colour", T.StringType(), True),
-    T.StructField("material", T.StringType(), True),
-    T.StructField("style", T.StringType(), True),
-    T.StructField("price", T.DoubleType(), False),
-    T.StructField("unit_cost", T.DoubleType(), True),
+LAUNCH_HISTORY = T.StructType(product_fields() + [
     T.StructField("launch_date", T.DateType(), False),
     T.StructField("is_launch_date_inferred", T.BooleanType(), False),  # catalog had none: first event
     T.StructField("week", T.IntegerType(), False),        # 1 = launch_date .. launch_date + 6
@@ -352,4 +337,14 @@ EVALUATION = T.StructType([
     T.StructField("value", T.DoubleType(), True),
     T.StructField("n", T.LongType(), True),              # rows / users / launches behind the number
     T.StructField("recorded_at", T.TimestampType(), False),
+])
+
+
+# bronze.launch_history_input: launch histories given as a file (`debut import launch_history`)
+LAUNCH_HISTORY_INPUT = T.StructType(product_fields() + [
+    T.StructField("launch_date", T.DateType(), False),
+    T.StructField("week", T.IntegerType(), False),          # 1 = launch_date .. launch_date + 6
+    T.StructField("units", T.LongType(), False),            # as gold.launch_history.units
+    T.StructField("source_file", T.StringType(), False),
+    T.StructField("ingest_run_date", T.DateType(), False),
 ])

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
+from debut import schemas
 from debut.config import Config, ConfigError, IngestConf
 from debut.ingest import common as c
 from debut.ingest.adapters import base as b
@@ -35,24 +36,7 @@ ATTRS = ("item_id", "category", "subcategory", "brand", "title", "colour", "mate
 REQUIRED = ("item_id", "category", "price", "launch_date")
 _WEEK_COL = re.compile(r"^week_(\d+)$")
 
-# bronze.launch_history_input (to move to debut.schemas)
-LAUNCH_HISTORY_INPUT = T.StructType([
-    T.StructField("item_id", T.StringType(), False),
-    T.StructField("category", T.StringType(), False),
-    T.StructField("subcategory", T.StringType(), True),
-    T.StructField("brand", T.StringType(), True),
-    T.StructField("title", T.StringType(), True),
-    T.StructField("colour", T.StringType(), True),
-    T.StructField("material", T.StringType(), True),
-    T.StructField("style", T.StringType(), True),
-    T.StructField("price", T.DoubleType(), False),
-    T.StructField("unit_cost", T.DoubleType(), True),
-    T.StructField("launch_date", T.DateType(), False),
-    T.StructField("week", T.IntegerType(), False),          # 1 = launch_date .. launch_date + 6
-    T.StructField("units", T.LongType(), False),            # as gold.launch_history.units
-    T.StructField("source_file", T.StringType(), False),
-    T.StructField("ingest_run_date", T.DateType(), False),
-])
+LAUNCH_HISTORY_INPUT = schemas.LAUNCH_HISTORY_INPUT
 CONTENT = tuple(f.name for f in LAUNCH_HISTORY_INPUT.fields if f.name not in
                 ("item_id", "week", "source_file", "ingest_run_date"))
 
