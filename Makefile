@@ -38,7 +38,7 @@ cluster-faults: setup
 	$(PY) -m debut.cluster faults $(ARGS)
 
 ## Benchmarks (on demand; figures in the README). EVENTS=10M for the big runs.
-EVENTS ?= 1M
+EVENTS ?= 10M
 bench-logs: setup
 	$(PY) -m debut.scale duckdb --events $(EVENTS) $(ARGS)
 

@@ -234,7 +234,7 @@ def compare_duckdb(base: str, events: int, items: int, driver_memory: str, fresh
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m debut.scale")
     p.add_argument("command", choices=["run", "duckdb"])
-    p.add_argument("--events", type=parse_count, default=parse_count("1M"))
+    p.add_argument("--events", type=parse_count, default=parse_count("10M"))
     p.add_argument("--items", type=parse_count, default=parse_count("100k"))
     p.add_argument("--stages", default="simulate,ingest,aggregate,build_features,train_als")
     p.add_argument("--base", default="/tmp/debut-scale")
