@@ -201,6 +201,19 @@ def test_job_reconciles_quarantines_and_reruns_change_nothing(spark, conf):
     assert (log.read, log.accepted, log.quarantined, log.duplicates, log.files) == (6, 2, 3, 1, 1)
 
 
+def test_files_whose_paths_need_escaping_reconcile_under_their_listed_path(spark, conf):
+    plain = landing_events(conf, "2026-09-30", [event(event_id="p1")])
+    odd = os.path.join(conf.paths.landing_dir, "events", "date=2026-09-30", "late delivery 100%.jsonl")
+    write(odd, (event(event_id="o1") + "\n" + event(event_id="o2") + "\n").encode())
+    res = job.run(spark, conf, RUN)
+    assert (res["events"]["read"], res["events"]["accepted"]) == (3, 3)
+    files = {os.path.basename(r.source_file): (r.read, r.accepted)
+             for r in io.read(spark, conf, "ops.ingest_files").collect()}
+    assert files == {os.path.basename(plain): (1, 1), "late delivery 100%.jsonl": (2, 2)}
+    src = {r.event_id: os.path.basename(r.source_file) for r in io.read(spark, conf, "bronze.events").collect()}
+    assert src == {"p1": os.path.basename(plain), "o1": "late delivery 100%.jsonl", "o2": "late delivery 100%.jsonl"}
+
+
 def test_late_file_for_an_earlier_day_is_merged_without_duplicates(spark, conf):
     landing_events(conf, "2026-09-29", [event(event_id="a1", event_time="2026-09-29T09:00:00Z")])
     job.run(spark, conf, dt.date(2026, 9, 30))

@@ -79,6 +79,37 @@ def test_ridge_leave_one_out_matches_refitting_without_each_row():
     assert fitted.loo_mse[2.0] == pytest.approx(float(np.mean(errs)), rel=1e-9)
 
 
+@pytest.mark.parametrize("n", [8, 40])            # fewer items than features (SVD), more (Gram, in blocks)
+def test_ridge_in_blocks_equals_the_whole_matrix_fit(n):
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(n, 10)), rng.normal(size=(n, 3))
+    whole = coldstart.RidgeMap(alphas=(0.5, 5.0))._fit_svd(X, Y)
+    blocks = coldstart.RidgeMap(alphas=(0.5, 5.0)).fit_blocks(lambda: iter([X[:3], X[3:7], X[7:]]), Y)
+    assert blocks.alpha == whole.alpha
+    for a in (0.5, 5.0):
+        assert blocks.loo_mse[a] == pytest.approx(whole.loo_mse[a], rel=1e-8)
+    X_new = rng.normal(size=(5, 10))
+    np.testing.assert_allclose(blocks.predict(X_new), whole.predict(X_new), rtol=1e-8, atol=1e-10)
+
+
+def test_fit_map_reads_the_catalog_in_blocks():
+    rng = np.random.default_rng(3)
+    n = 30
+    items = pd.DataFrame({
+        "item_id": [f"i{k}" for k in range(n)], "category_index": rng.integers(0, 2, n),
+        "attribute_vector": [list(map(float, rng.integers(0, 2, 3))) for _ in range(n)],
+        "text_embedding": [list(rng.normal(size=2)) for _ in range(n)],
+        "relative_price": rng.uniform(0.5, 2.0, n), "price_band": rng.integers(1, 3, n)})
+    Y = rng.normal(size=(n, 2))
+    kw = dict(n_categories=2, price_bands=2, cross_category=True, alphas=(1.0, 10.0))
+    one = coldstart.fit_map("ridge", items, Y, rows=n, **kw)
+    many = coldstart.fit_map("ridge", items, Y, rows=7, **kw)
+    assert many.alpha == one.alpha
+    got = coldstart.predict_items(many, items, n_categories=2, price_bands=2, cross_category=True, rows=4)
+    np.testing.assert_allclose(got, one.predict(coldstart.content_matrix(items, n_categories=2, price_bands=2,
+                                                                         cross_category=True)), rtol=1e-9)
+
+
 def test_content_matrix_blocks():
     items = pd.DataFrame({
         "item_id": ["a", "b"], "category_index": [1, None],
@@ -113,6 +144,28 @@ def test_top_items_per_user_with_exploration(spark):
     got = sorted((r["user_key"], r["rank"], r["item_id"], r["score"], r["is_new"]) for r in out.collect())
     assert got == [("u1", 1, "a", 3.0, False), ("u1", 2, "n", 0.5, True),
                    ("u2", 1, "c", 3.0, False), ("u2", 2, "n", 0.5, True)]
+
+
+def test_row_blocks_bound_the_score_block():
+    pdf = pd.DataFrame({"user_key": [f"u{i}" for i in range(10)]})
+    sizes = [len(b) for b in scoring.row_blocks(pdf, n_items=100, budget=8 * 100 * 4)]
+    assert sizes == [4, 4, 2]
+    assert [len(b) for b in scoring.row_blocks(pdf, n_items=10 ** 9, budget=1)] == [1] * 10
+
+
+def test_scoring_in_one_row_blocks_gives_the_same_lists(spark):
+    users = spark.createDataFrame([(f"u{i}", [float(i), float(5 - i)]) for i in range(6)],
+                                  "user_key string, factors array<float>").coalesce(1)
+    ids, mat = ["x", "y", "z"], np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+
+    def lists(**kw):
+        return sorted(tuple(r) for r in scoring.top_items_per_user(users, ids, mat, list_size=2, **kw).collect())
+
+    def tops(**kw):
+        return sorted(tuple(r) for r in scoring.top_users_per_item(users, ids, mat, k=2, **kw)[0].collect())
+
+    assert lists(block_bytes=1) == lists() and len(lists()) == 12
+    assert tops(block_bytes=1) == tops() and len(tops()) == 6
 
 
 def test_top_users_per_item_across_partitions(spark):

@@ -43,16 +43,21 @@ def parse_count(text: str) -> int:
     return int(float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}[m.group(2)])
 
 
-def scaled_conf(base: str, events: int, items: int, driver_memory: str):
+def scaled_conf(base: str, events: int, items: int, driver_memory: str, users: Optional[int] = None):
+    """The local conf for a scale run. ``users`` (default events / 85) fixes the customer count;
+    the sessions per customer then scale so the history still holds about ``events`` events."""
     from debut.config import load_config
 
-    users = max(1000, int(events / EVENTS_PER_USER))
+    default_users = max(1000, int(events / EVENTS_PER_USER))
+    users = users or default_users
+    sessions = load_config("local").simulate.sessions_per_user_day * default_users / users
     categories = 50 if items >= 20_000 else 8
     return load_config("local", [
         f"paths.data_dir={base}/data", f"paths.landing_dir={base}/landing", f"paths.truth_dir={base}/truth",
         f"paths.reports_dir={base}/reports", f"paths.checkpoint_dir={base}/data/_checkpoints",
         f"paths.petastorm_cache={base}/data/_petastorm",
-        f"simulate.users={users}", f"simulate.categories={categories}",
+        f"simulate.users={users}", f"simulate.sessions_per_user_day={sessions:.6g}",
+        f"simulate.categories={categories}",
         f"simulate.items_per_category={max(10, items // categories)}",
         f"simulate.files_per_day={max(1, events // 2_000_000)}",
         # clean input: DuckDB's side applies no quarantine rules, so the item x day rows must agree exactly
@@ -118,13 +123,14 @@ def _gb(x: float) -> str:
     return f"{x / 2 ** 30:.2f} GB"
 
 
-def run(base: str, events: int, items: int, stages: List[str], driver_memory: str, fresh: bool) -> List[Dict]:
+def run(base: str, events: int, items: int, stages: List[str], driver_memory: str, fresh: bool,
+        users: Optional[int] = None) -> List[Dict]:
     from debut.cli import run_job
     from debut.spark import get_spark
 
     if fresh and os.path.exists(base):
         shutil.rmtree(base)
-    conf = scaled_conf(base, events, items, driver_memory)
+    conf = scaled_conf(base, events, items, driver_memory, users)
     rows = []
     with RssSampler() as rss:
         if "simulate" in stages or not os.path.exists(os.path.join(base, "truth", "summary.json")):
@@ -236,6 +242,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("command", choices=["run", "duckdb"])
     p.add_argument("--events", type=parse_count, default=parse_count("10M"))
     p.add_argument("--items", type=parse_count, default=parse_count("100k"))
+    p.add_argument("--users", type=parse_count, default=None,
+                   help="customers (default: events / 85, the demo's activity per customer)")
     p.add_argument("--stages", default="simulate,ingest,aggregate,build_features,train_als")
     p.add_argument("--base", default="/tmp/debut-scale")
     p.add_argument("--driver-memory", default="14g")
@@ -244,7 +252,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     base = os.path.abspath(a.base)
     if a.command == "run":
-        run(base, a.events, a.items, [s for s in a.stages.split(",") if s], a.driver_memory, fresh=not a.keep)
+        run(base, a.events, a.items, [s for s in a.stages.split(",") if s], a.driver_memory, fresh=not a.keep,
+            users=a.users)
     else:
         compare_duckdb(base, a.events, a.items, a.driver_memory, fresh=not a.keep)
     return 0

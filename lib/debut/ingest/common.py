@@ -274,9 +274,11 @@ def source_file_col(spark: SparkSession, paths: Sequence[str]) -> Column:
     jvm_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
     pairs = []
     for p in paths:
-        pairs += [F.lit(jvm_path(p).toUri().toString()), F.lit(p)]
+        uri = jvm_path(p).toUri().toString()
+        if uri != p:        # only paths with characters the URI escapes need the lookup (a per-row map scan)
+            pairs += [F.lit(uri), F.lit(p)]
     encoded = F.col("_metadata.file_path")
-    return F.coalesce(F.create_map(*pairs)[encoded], encoded)
+    return F.coalesce(F.create_map(*pairs)[encoded], encoded) if pairs else encoded
 
 
 _JSON_USER_ID = r'("user_id"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)'

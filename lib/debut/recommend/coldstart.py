@@ -12,10 +12,12 @@ built and fitted on the driver with numpy; customers never come here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+BLOCK_ROWS = 8192          # items per design-matrix block: a 100k-item catalog never becomes one dense matrix
 
 # gold.item_features columns the design matrix reads
 CONTENT_COLUMNS = ("item_id", "category_index", "attribute_vector", "text_embedding", "relative_price",
@@ -78,6 +80,13 @@ class RidgeMap:
     y_mean: Optional[np.ndarray] = field(default=None, init=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> "RidgeMap":
+        X = np.asarray(X, float)
+        if len(X) > X.shape[1]:
+            return self.fit_blocks(lambda: iter([X]), Y)
+        return self._fit_svd(X, Y)
+
+    def _fit_svd(self, X: np.ndarray, Y: np.ndarray) -> "RidgeMap":
+        """Fewer items than features: the thin SVD of the centred X (n x n work)."""
         X, Y = np.asarray(X, float), np.asarray(Y, float)
         if len(X) < 2:
             raise ValueError(f"the cold-start map needs at least 2 warm items, got {len(X)}")
@@ -94,6 +103,53 @@ class RidgeMap:
             self.loo_mse[float(a)] = float(np.mean(loo ** 2))
         self.alpha = min(self.loo_mse, key=lambda a: (self.loo_mse[a], a))
         self.coef = Vt.T @ ((s / (s ** 2 + self.alpha))[:, None] * UtY)
+        return self
+
+    def fit_blocks(self, blocks: Callable[[], Iterator[np.ndarray]], Y: np.ndarray) -> "RidgeMap":
+        """The same fit from row blocks of X (``blocks()`` yields them in order, and is called twice).
+
+        Memory is features^2 plus one block, whatever the number of items: the
+        eigen-decomposition of the centred Gram matrix X'X replaces the SVD of X
+        (same coefficients and the same closed-form leave-one-out errors), so a
+        100k-item catalog never becomes one dense (items x features) matrix.
+        """
+        Y = np.asarray(Y, float)
+        n = len(Y)
+        if n < 2:
+            raise ValueError(f"the cold-start map needs at least 2 warm items, got {n}")
+        sx, sxx, sxy, rows = None, None, None, 0
+        for B in blocks():
+            B = np.asarray(B, float)
+            Yb = Y[rows:rows + len(B)]
+            if sx is None:
+                sx, sxx, sxy = np.zeros(B.shape[1]), np.zeros((B.shape[1],) * 2), np.zeros((B.shape[1], Y.shape[1]))
+            sx += B.sum(axis=0)
+            sxx += B.T @ B
+            sxy += B.T @ Yb
+            rows += len(B)
+        if rows != n:
+            raise ValueError(f"the design blocks hold {rows} rows for {n} targets")
+        self.x_mean, self.y_mean = sx / n, Y.mean(axis=0)
+        gram = sxx - n * np.outer(self.x_mean, self.x_mean)            # Xc'Xc
+        cross = sxy - n * np.outer(self.x_mean, self.y_mean)           # Xc'Yc
+        lam, V = np.linalg.eigh(gram)
+        lam = np.maximum(lam, 0.0)
+        VtC = V.T @ cross
+        sq_err = {float(a): 0.0 for a in self.alphas}
+        rows = 0
+        for B in blocks():
+            Z = (np.asarray(B, float) - self.x_mean) @ V                 # U s, block rows
+            Yc = Y[rows:rows + len(B)] - self.y_mean
+            rows += len(B)
+            for a in self.alphas:
+                inv = 1.0 / (lam + a)
+                fitted = Z @ (inv[:, None] * VtC)
+                h = (Z ** 2) @ inv + 1.0 / n
+                loo = (Yc - fitted) / np.maximum(1.0 - h, 1e-9)[:, None]
+                sq_err[float(a)] += float((loo ** 2).sum())
+        self.loo_mse = {a: e / (n * Y.shape[1]) for a, e in sq_err.items()}
+        self.alpha = min(self.loo_mse, key=lambda a: (self.loo_mse[a], a))
+        self.coef = V @ ((1.0 / (lam + self.alpha))[:, None] * VtC)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -135,11 +191,35 @@ def make_map(kind: str, *, alphas: Sequence[float], hidden: int = 64, max_iter: 
     raise ValueError(f"unknown cold-start map {kind!r} (known: ridge, mlp)")
 
 
+def content_blocks(items: pd.DataFrame, *, n_categories: int, price_bands: int, cross_category: bool,
+                   rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
+    """content_matrix of ``items`` in blocks of ``rows`` items, in order."""
+    for start in range(0, len(items), rows):
+        yield content_matrix(items.iloc[start:start + rows], n_categories=n_categories, price_bands=price_bands,
+                             cross_category=cross_category)
+
+
+def predict_items(fitted, items: pd.DataFrame, *, n_categories: int, price_bands: int, cross_category: bool,
+                  rows: int = BLOCK_ROWS) -> np.ndarray:
+    """The map's factors for every row of ``items``, one design block at a time."""
+    parts = [fitted.predict(B) for B in content_blocks(items, n_categories=n_categories, price_bands=price_bands,
+                                                       cross_category=cross_category, rows=rows)]
+    return np.vstack(parts) if parts else np.zeros((0, 0))
+
+
 def fit_map(kind: str, items: pd.DataFrame, factors: np.ndarray, *, n_categories: int, price_bands: int,
-            cross_category: bool, alphas: Sequence[float], hidden: int = 64, max_iter: int = 500, seed: int = 7):
-    """Fit the map on warm ``items`` (CONTENT_COLUMNS) whose ALS factors are the rows of ``factors``."""
-    X = content_matrix(items, n_categories=n_categories, price_bands=price_bands, cross_category=cross_category)
-    return make_map(kind, alphas=alphas, hidden=hidden, max_iter=max_iter, seed=seed).fit(X, factors)
+            cross_category: bool, alphas: Sequence[float], hidden: int = 64, max_iter: int = 500, seed: int = 7,
+            rows: int = BLOCK_ROWS):
+    """Fit the map on warm ``items`` (CONTENT_COLUMNS) whose ALS factors are the rows of ``factors``.
+
+    The ridge map reads the design matrix in blocks of ``rows`` items; the MLP needs it whole."""
+    kw = dict(n_categories=n_categories, price_bands=price_bands, cross_category=cross_category)
+    model = make_map(kind, alphas=alphas, hidden=hidden, max_iter=max_iter, seed=seed)
+    if isinstance(model, RidgeMap):
+        width = content_matrix(items.iloc[:1], **kw).shape[1]
+        if len(items) > width:
+            return model.fit_blocks(lambda: content_blocks(items, rows=rows, **kw), factors)
+    return model.fit(content_matrix(items, **kw), factors)
 
 
 def r2_score(Y: np.ndarray, P: np.ndarray) -> float:

@@ -121,9 +121,8 @@ def fit_served_map(conf: Config, items: pd.DataFrame, warm_ids: List[str], warm_
 
 
 def map_items(conf: Config, fitted, rows: pd.DataFrame, n_categories: int) -> np.ndarray:
-    X = coldstart.content_matrix(rows, n_categories=n_categories, price_bands=conf.features.price_bands,
-                                 cross_category=conf.recommend.cross_category)
-    return fitted.predict(X)
+    return coldstart.predict_items(fitted, rows, n_categories=n_categories, price_bands=conf.features.price_bands,
+                                   cross_category=conf.recommend.cross_category)
 
 
 # ------------------------------------------------------------------ evaluation

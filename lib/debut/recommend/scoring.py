@@ -27,6 +27,7 @@ USER_LIST = T.StructType([
 ])
 
 FULL_SORT_MAX = 4096       # items per row sorted outright; above, argpartition first
+SCORE_BLOCK_BYTES = 64 << 20   # a (customers x items) score block never exceeds this (float64)
 
 _ITEM_TOP = T.StructType([
     T.StructField("item_id", T.StringType(), False),
@@ -81,6 +82,17 @@ def select_list(scores: np.ndarray, is_new: np.ndarray, *, list_size: int, n_exp
     return out
 
 
+def row_blocks(pdf: pd.DataFrame, n_items: int, budget: int = SCORE_BLOCK_BYTES) -> Iterator[pd.DataFrame]:
+    """Slices of an Arrow batch small enough that its score block fits in ``budget`` bytes.
+
+    Arrow batches hold up to 10,000 customers; against a 100k-item catalog one
+    unsliced block would be 8 GB per Python worker.
+    """
+    rows = max(1, budget // (8 * max(1, n_items)))
+    for start in range(0, len(pdf), rows):
+        yield pdf.iloc[start:start + rows]
+
+
 def _matrix(col: pd.Series) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float64) for v in col]) if len(col) else np.zeros((0, 0))
 
@@ -92,12 +104,13 @@ def _random_scores(keys: pd.Series, n_items: int, seed: int) -> np.ndarray:
 
 def top_items_per_user(users_df: DataFrame, item_ids: Sequence[str], item_factors: np.ndarray, *,
                        list_size: int, is_new: Optional[np.ndarray] = None, n_explore: int = 0,
-                       random_seed: Optional[int] = None) -> DataFrame:
+                       random_seed: Optional[int] = None, block_bytes: int = SCORE_BLOCK_BYTES) -> DataFrame:
     """USER_LIST rows: each customer's best ``list_size`` items by user factors . item factors.
 
     users_df: user_key, factors (array<float>). ``is_new`` flags the items
     eligible for the ``n_explore`` reserved slots. ``random_seed`` replaces the
-    scores with seeded uniform noise (the random baseline).
+    scores with seeded uniform noise (the random baseline). Customers are
+    scored in blocks of at most ``block_bytes`` of scores.
     """
     spark = users_df.sparkSession
     ids = np.asarray(list(item_ids), dtype=object)
@@ -105,30 +118,34 @@ def top_items_per_user(users_df: DataFrame, item_ids: Sequence[str], item_factor
     new = np.zeros(len(ids), bool) if is_new is None else np.asarray(is_new, bool)
     bc = spark.sparkContext.broadcast((ids, mat, new))
 
+    def score_block(pdf: pd.DataFrame, ids_: np.ndarray, mat_: np.ndarray, new_: np.ndarray) -> pd.DataFrame:
+        if random_seed is None:
+            s = _matrix(pdf["factors"]) @ mat_.T
+        else:
+            s = _random_scores(pdf["user_key"], len(ids_), random_seed)
+        idx = select_list(s, new_, list_size=list_size, n_explore=n_explore)
+        k = idx.shape[1]
+        return pd.DataFrame({
+            "user_key": np.repeat(pdf["user_key"].to_numpy(), k),
+            "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), len(pdf)),
+            "item_id": ids_[idx.reshape(-1)],
+            "score": np.take_along_axis(s, idx, axis=1).reshape(-1),
+            "is_new": new_[idx.reshape(-1)],
+        })
+
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         ids_, mat_, new_ = bc.value
-        for pdf in batches:
-            if pdf.empty or not len(ids_):
+        for batch in batches:
+            if batch.empty or not len(ids_):
                 continue
-            if random_seed is None:
-                s = _matrix(pdf["factors"]) @ mat_.T
-            else:
-                s = _random_scores(pdf["user_key"], len(ids_), random_seed)
-            idx = select_list(s, new_, list_size=list_size, n_explore=n_explore)
-            k = idx.shape[1]
-            yield pd.DataFrame({
-                "user_key": np.repeat(pdf["user_key"].to_numpy(), k),
-                "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), len(pdf)),
-                "item_id": ids_[idx.reshape(-1)],
-                "score": np.take_along_axis(s, idx, axis=1).reshape(-1),
-                "is_new": new_[idx.reshape(-1)],
-            })
+            for pdf in row_blocks(batch, len(ids_), block_bytes):
+                yield score_block(pdf, ids_, mat_, new_)
 
     return users_df.select("user_key", "factors").mapInPandas(score, USER_LIST)
 
 
 def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factors: np.ndarray, *,
-                       k: int):
+                       k: int, block_bytes: int = SCORE_BLOCK_BYTES):
     """(top, reach) for every item: its ``k`` best customers and how many score above zero.
 
     top: item_id, user_key, score, rank (1 = best; ties by user_key);
@@ -146,9 +163,7 @@ def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factor
         best_u = np.zeros((0, n), dtype=np.int64)          # positions in the partition's key list
         keys: list = []
         positive = np.zeros(n, dtype=np.int64)
-        for pdf in batches:
-            if pdf.empty or not n:
-                continue
+        for pdf in (block for batch in batches if not batch.empty and n for block in row_blocks(batch, n, block_bytes)):
             s = _matrix(pdf["factors"]) @ mat_.T                  # (b, n)
             positive += (s > 0).sum(axis=0)
             pos = np.arange(len(keys), len(keys) + len(pdf), dtype=np.int64)
