@@ -202,6 +202,17 @@ def has_bad_encoding(cols: Sequence[str]) -> Column:
     return cond
 
 
+def with_reason(df: DataFrame, rules: Sequence["Rule"]) -> DataFrame:
+    """The first failing rule as _reason/_detail (null for a good row), and _rawh.
+
+    _rawh (xxhash64 of the raw record) is the last tie-break when one key has
+    several records in a file, so the raw text of good rows is not needed
+    after validation: ingest keeps it only for rows going to quarantine.
+    """
+    reason, detail = first_failure(rules)
+    return df.withColumn("_reason", reason).withColumn("_detail", detail).withColumn("_rawh", F.xxhash64("_raw"))
+
+
 def time_window(run_date: dt.date, history_days: int, future_minutes: int) -> Tuple[dt.datetime, dt.datetime]:
     """[earliest, latest] event time accepted for a run."""
     end = dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time()) + dt.timedelta(minutes=future_minutes)

@@ -62,13 +62,12 @@ def validate_events(lines: DataFrame, run_date: dt.date, ic: IngestConf) -> Data
         c.Rule(c.FUTURE_TIME, F.col("_time") > F.lit(latest), F.col("event_time")),
         c.Rule(c.TOO_OLD, F.col("_time") < F.lit(earliest), F.col("event_time")),
     ]
-    reason, detail = c.first_failure(rules)
-    return parsed.withColumn("_reason", reason).withColumn("_detail", detail)
+    return c.with_reason(parsed, rules)
 
 
 def to_bronze_events(good: DataFrame, key: bytes, run_date: dt.date) -> DataFrame:
     """Typed, pseudonymised, one row per event_id (first by time, then file)."""
-    first = Window.partitionBy("event_id").orderBy("_time", "source_file", "_raw")
+    first = Window.partitionBy("event_id").orderBy("_time", "source_file", "_rawh")
     return (good
             .withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1)
             .transform(lambda df: c.with_user_key(df, key))

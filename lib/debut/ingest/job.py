@@ -65,7 +65,10 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
     if not files:
         return None
     paths = [f.path for f in files]
-    validated = src.validate(src.read(spark, paths), run_date, conf.ingest).persist(StorageLevel.MEMORY_AND_DISK)
+    # the raw text is kept for quarantined rows only (good rows are tie-broken by its hash, _rawh)
+    validated = (src.validate(src.read(spark, paths), run_date, conf.ingest)
+                 .withColumn("_raw", F.when(F.col("_reason").isNotNull(), F.col("_raw")))
+                 .persist(StorageLevel.MEMORY_AND_DISK))
     changes = None
     try:
         rows = src.to_bronze(validated.where(F.col("_reason").isNull()), key, run_date)

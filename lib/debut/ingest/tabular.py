@@ -43,8 +43,7 @@ def _base_rules(fields: Sequence[str]):
 
 
 def _with_reason(df: DataFrame, rules) -> DataFrame:
-    reason, detail = c.first_failure(rules)
-    return df.withColumn("_reason", reason).withColumn("_detail", detail)
+    return c.with_reason(df, rules)
 
 
 def _file_date(col: str = "source_file") -> F.Column:
@@ -84,7 +83,7 @@ def validate_orders(rows: DataFrame, run_date: dt.date, ic: IngestConf) -> DataF
 def to_bronze_orders(good: DataFrame, key: bytes, run_date: dt.date) -> DataFrame:
     """One row per order line: its latest status (by status_time, then file)."""
     latest = Window.partitionBy("order_id", "_line").orderBy(
-        F.col("_stime").desc_nulls_last(), F.col("source_file").desc(), F.col("_raw"))
+        F.col("_stime").desc_nulls_last(), F.col("source_file").desc(), F.col("_rawh"))
     return (good.withColumn("order_id", F.trim("order_id"))
             .withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1)
             .transform(lambda df: c.with_user_key(df, key))
@@ -129,7 +128,7 @@ def validate_catalog(rows: DataFrame, run_date: dt.date, ic: IngestConf) -> Data
 
 
 def to_bronze_catalog(good: DataFrame, key: bytes, run_date: dt.date) -> DataFrame:
-    one = Window.partitionBy("item_id", "_file_date").orderBy("source_file", "_raw")
+    one = Window.partitionBy("item_id", "_file_date").orderBy("source_file", "_rawh")
     return (good.withColumn("item_id", F.trim("item_id"))
             .withColumn("_n", F.row_number().over(one)).where(F.col("_n") == 1)
             .withColumn("price", F.col("_price")).withColumn("unit_cost", F.col("_cost"))
@@ -150,7 +149,7 @@ def validate_candidates(rows: DataFrame, run_date: dt.date, ic: IngestConf) -> D
 
 
 def to_bronze_candidates(good: DataFrame, key: bytes, run_date: dt.date) -> DataFrame:
-    one = Window.partitionBy("candidate_id", "_file_date").orderBy("source_file", "_raw")
+    one = Window.partitionBy("candidate_id", "_file_date").orderBy("source_file", "_rawh")
     return (good.withColumn("candidate_id", F.trim("candidate_id"))
             .withColumn("_n", F.row_number().over(one)).where(F.col("_n") == 1)
             .withColumn("price", F.col("_price")).withColumn("unit_cost", F.col("_cost"))
