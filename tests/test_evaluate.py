@@ -181,6 +181,11 @@ def test_evaluate_job_on_the_simulator(spark, conf, market):
     assert oracle >= expected_plan - 1e-6
     assert value("profit_pct_oracle") == pytest.approx(100 * expected_plan / oracle)
     assert {"naive_mean", "naive_topk"} <= set(out["policy"])
+    # the better-informed references: planned by the same MILP, never above the oracle
+    ceil_attr = value("profit", "policy=ceiling_attributes")
+    assert value("profit", "policy=ceiling_exact_mean") <= oracle + 1e-6 and ceil_attr <= oracle + 1e-6
+    if ceil_attr > 0:
+        assert value("profit_pct_attainable") == pytest.approx(100 * expected_plan / ceil_attr)
 
     # a rerun replaces the plan date's outcomes
     job.run(spark, conf, RUN)

@@ -10,7 +10,7 @@ import pytest
 
 from debut.optimize import milp, scenarios
 from debut.optimize.category import PLAN_COLUMNS, PLAN_SCHEMA, Params, optimize_category
-from debut.optimize.policies import (naive_mean_plan, naive_topk_plan, oracle_plan, realised_profit,
+from debut.optimize.policies import (ceiling_scenarios, naive_mean_plan, naive_topk_plan, oracle_plan, realised_profit, scenario_plan,
                                      true_totals)
 
 PLAN_DATE = dt.date(2026, 10, 1)
@@ -231,6 +231,29 @@ def test_policies_and_realised_profit_by_hand():
     assert played.loc["A", "profit"] == pytest.approx(500 - 200 - 10)
     assert played.loc["B", "profit"] == pytest.approx(15 * 12 + 35 * 1 - 200 - 10)
     assert (played.loc["B", "lost_units"], played.loc["B", "leftover"]) == (0, 35)
+
+
+def test_scenario_plan_with_the_true_units_is_the_oracle():
+    fc = pd.DataFrame([cand("A", units=uniform_grid(50, 150), p50=100), cand("B", price=12, units=uniform_grid(0, 40))])
+    p = params(max_launches=2, category_budget=400.0, launch_cost=10.0)
+    truth = pd.DataFrame({"candidate_id": ["A", "B"], "demand": [60.0, 15.0]})
+    got = by_id(scenario_plan(fc, {"A": np.array([60.0]), "B": np.array([15.0])}, p))
+    want = by_id(oracle_plan(fc, truth, p))
+    assert {k: (v["launch"], v["quantity"]) for k, v in got.items()} == \
+        {k: (v["launch"], v["quantity"]) for k, v in want.items()}
+
+
+def test_ceiling_scenarios_draw_around_the_expected_demand():
+    exact = ceiling_scenarios(np.array([4.0, 100.0]), 4000, seed=1)
+    assert exact.shape == (2, 4000)
+    np.testing.assert_allclose(exact.mean(axis=1), [4.0, 100.0], rtol=0.03)
+    np.testing.assert_array_equal(exact, ceiling_scenarios(np.array([4.0, 100.0]), 4000, seed=1))
+    # log-linear in the noise, E = 50 exp(v): the mean is 50 exp(sd^2 / 2) and the spread is lognormal
+    values = np.linspace(-3.0, 3.0, 7) * 0.5
+    table = 50.0 * np.exp(values)[None, :]
+    draws = ceiling_scenarios(table, 20000, seed=2, noise_values=values, noise_sd=0.5)
+    assert draws.mean() == pytest.approx(50.0 * np.exp(0.125), rel=0.03)
+    assert draws.std() > np.sqrt(50.0) * 2           # far wider than Poisson alone
 
 
 def test_realised_profit_takes_prices_from_candidates_and_totals():

@@ -332,6 +332,19 @@ def test_expected_demand_is_the_mean_of_simulated_demand():
     assert np.mean(runs) == pytest.approx(expected, rel=0.06)
 
 
+def test_expected_totals_by_noise_set_only_the_unlearnable_part_and_restore_it():
+    mp = Marketplace(TINY, RUN)
+    ids = list(mp.candidates.ids[:3])
+    before = mp.expected_demand(RUN, 7, ids)["expected_units"].to_numpy()
+    table = mp.expected_totals_by_noise(RUN, 7, ids, [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(mp.expected_demand(RUN, 7, ids)["expected_units"].to_numpy(), before)
+    assert table.shape == (3, 3) and (np.diff(table, axis=1) > 0).all()     # more appeal, more demand
+    cidx = mp._candidate_idx(ids)
+    mp.pool.noise[cidx] = 0.0
+    at_zero = mp.expected_demand(RUN, 7, ids).groupby("candidate_id", sort=False)["expected_units"].sum()
+    np.testing.assert_allclose(table[:, 1], at_zero.reindex(ids).to_numpy())
+
+
 # ------------------------------------------------------------------ play_forward
 def test_play_forward_with_no_stock_sells_nothing():
     mp = Marketplace(TINY, RUN)

@@ -5,6 +5,10 @@ At run_date it takes the latest gold.launch_plan with plan_date <= run_date and
       against the realised demand of every candidate: the simulator's truth
       (paths.truth_dir/candidate_demand.parquet) when it exists for that plan
       date, else later sales in silver.item_daily once the horizon has passed;
+      On the simulator it also plans from two better-informed forecasts, to
+      bound what forecasting can still add: each candidate's exact expected
+      demand, and the demand its attributes imply with the unlearnable part
+      of its appeal integrated out (the best any pre-launch forecast can do);
   (b) on the simulator only: replays the launched candidates day by day
       (Marketplace.play_forward) and compares the static plan with the plan
       adjusted by the adjust rules (debut.evaluate.closed_loop);
@@ -37,8 +41,8 @@ from pyspark.sql import functions as F
 from debut import io
 from debut.config import Config
 from debut.evaluate import closed_loop, scoring
-from debut.evaluate.schema import (LAUNCH_OUTCOMES, POLICY_ADJUSTED, POLICY_ORACLE, POLICY_PLAN,
-                                   POLICY_STATIC)
+from debut.evaluate.schema import (LAUNCH_OUTCOMES, POLICY_ADJUSTED, POLICY_CEILING_ATTRIBUTES,
+                                   POLICY_CEILING_MEAN, POLICY_ORACLE, POLICY_PLAN, POLICY_STATIC)
 from debut.tracking import job_run, record_metrics
 
 COMPONENT = "evaluate"
@@ -122,8 +126,10 @@ def sales_actuals(spark: SparkSession, conf: Config, plan_date: dt.date, run_dat
 
 
 # ------------------------------------------------------------------ (a) policies
-def policy_outcomes(plan: pd.DataFrame, fc: pd.DataFrame, weekly: pd.DataFrame, conf: Config) -> pd.DataFrame:
-    """Outcome rows of the plan, the oracle and the naive policies against the weekly demand.
+def policy_outcomes(plan: pd.DataFrame, fc: pd.DataFrame, weekly: pd.DataFrame, conf: Config,
+                    references: Optional[Dict[str, pd.DataFrame]] = None) -> pd.DataFrame:
+    """Outcome rows of the plan, the oracle, the naive policies and any ``references`` plans
+    against the weekly demand.
 
     The oracle and naive plans come from debut.optimize.policies (same MILP and
     constraints, or the naive rules); every plan is scored by its realised_profit.
@@ -134,6 +140,7 @@ def policy_outcomes(plan: pd.DataFrame, fc: pd.DataFrame, weekly: pd.DataFrame, 
     plans = {POLICY_PLAN: plan[plan["candidate_id"].notna()]}
     plans.update(policies.baseline_plans(fc, conf))
     plans[POLICY_ORACLE] = policies.oracle_plan(fc, truth, conf)
+    plans.update(references or {})
     out = []
     for name, p in plans.items():
         p = p[p["candidate_id"].notna()][["candidate_id", "launch", "quantity"]]
@@ -169,7 +176,7 @@ def _run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict:
             truth = sales_actuals(spark, conf, plan_date, run_date, horizon_days, list(fc["candidate_id"]))
             source = "sales"
         if truth is not None:
-            frames.append(_score_plan(plan, fc, truth, conf, horizon_weeks, source, metrics, summary))
+            frames.append(_score_plan(plan, fc, truth, conf, plan_date, horizon_weeks, source, metrics, summary))
             frames.append(_score_forecast(fc, truth, horizon_weeks, metrics, summary))
         if source == "truth" and truth is not None:
             frames.append(_closed_loop(plan, fc, conf, plan_date, horizon_days, metrics, summary))
@@ -199,9 +206,39 @@ def _for_spark(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _score_plan(plan, fc, truth, conf, horizon_weeks, source, metrics, summary) -> pd.DataFrame:
+NOISE_NODES = np.linspace(-3.0, 3.0, 7)      # unlearnable appeal, in standard deviations
+
+
+def ceiling_plans(fc: pd.DataFrame, conf: Config, plan_date: dt.date, horizon_weeks: int) -> Dict[str, pd.DataFrame]:
+    """Simulator only: the MILP's plans from the exact expected demand and from the expected
+    demand given the attributes (the appeal noise integrated out), the same scenario count."""
+    from debut.optimize import policies
+    from debut.simulate.catalog import APPEAL_SD, SIGNAL_SHARE
+    from debut.simulate.market import Marketplace
+
+    fc = fc[fc["candidate_id"].notna()].drop_duplicates("candidate_id")
+    ids = list(fc["candidate_id"])
+    if not ids:
+        return {}
+    mp = Marketplace(conf.simulate, plan_date)
+    days = 7 * horizon_weeks
+    exact = (mp.expected_demand(plan_date, days, ids).groupby("candidate_id")["expected_units"].sum()
+             .reindex(ids).to_numpy())
+    sd = float(np.sqrt(1.0 - SIGNAL_SHARE) * APPEAL_SD)
+    values = NOISE_NODES * sd
+    by_noise = mp.expected_totals_by_noise(plan_date, days, ids, values)
+    n, seed = conf.optimize.scenarios, conf.evaluate.play_forward_seed or 0
+    out = {}
+    for name, scen in ((POLICY_CEILING_MEAN, policies.ceiling_scenarios(exact, n, seed)),
+                       (POLICY_CEILING_ATTRIBUTES, policies.ceiling_scenarios(by_noise, n, seed, values, sd))):
+        out[name] = policies.scenario_plan(fc, dict(zip(ids, scen)), conf)
+    return out
+
+
+def _score_plan(plan, fc, truth, conf, plan_date, horizon_weeks, source, metrics, summary) -> pd.DataFrame:
     try:
-        res = policy_outcomes(plan, fc, truth, conf)
+        refs = ceiling_plans(fc, conf, plan_date, horizon_weeks) if source == "truth" else {}
+        res = policy_outcomes(plan, fc, truth, conf, refs)
     except ImportError:
         _note("debut.optimize.policies is not available: plan not scored against the oracle")
         return pd.DataFrame()
@@ -219,6 +256,11 @@ def _score_plan(plan, fc, truth, conf, horizon_weeks, source, metrics, summary) 
             metrics[("profit_pct_oracle", f"policy={policy}", n)] = pct
             if policy == POLICY_PLAN:
                 metrics[("profit_pct_oracle", "all", n)] = pct
+    attainable = scoring.pct_of_oracle(float(totals.get(POLICY_PLAN, 0.0)),
+                                       float(totals.get(POLICY_CEILING_ATTRIBUTES, np.nan)))
+    if attainable is not None:
+        metrics[("profit_pct_attainable", "all", n)] = attainable
+        summary["pct_attainable"] = attainable
     for cat, g in res[res["policy"].isin([POLICY_PLAN, POLICY_ORACLE])].groupby("category"):
         t = g.groupby("policy")["profit"].sum()
         pct = scoring.pct_of_oracle(float(t.get(POLICY_PLAN, 0.0)), float(t.get(POLICY_ORACLE, np.nan)))
@@ -323,6 +365,9 @@ def _print_summary(s: Dict) -> None:
         for k, v in sorted(s["profit"].items(), key=lambda kv: -kv[1]):
             pct = scoring.pct_of_oracle(v, oracle)
             _note(f"  profit {k:<22} {_fmt(v):>12}" + (f"  ({pct:.1f}% of oracle)" if pct is not None else ""))
+    if "pct_attainable" in s:
+        _note(f"  the plan makes {s['pct_attainable']:.1f}% of the profit of the best forecast from attributes "
+              f"({POLICY_CEILING_ATTRIBUTES}); no pre-launch forecast can see the rest of the oracle's")
     if "forecast" in s and s["forecast"].get("n"):
         f = s["forecast"]
         _note(f"  forecast over {f['n']} candidates: P10-P90 coverage {f['coverage_p10_p90']:.0%} "

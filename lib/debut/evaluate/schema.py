@@ -14,6 +14,10 @@ from pyspark.sql import types as T
 
 POLICY_PLAN = "plan"                 # the optimizer's gold.launch_plan
 POLICY_ORACLE = "oracle"             # best plan knowing the realised demand
+POLICY_CEILING_MEAN = "ceiling_exact_mean"     # simulator only: the MILP fed each candidate's exact
+                                                #   expected demand (what no forecast can beat on average)
+POLICY_CEILING_ATTRIBUTES = "ceiling_attributes"  # simulator only: the MILP fed the demand the attributes
+                                                #   imply, noise integrated out (the best pre-launch forecast)
 POLICY_STATIC = "static"             # closed loop: the plan, never adjusted
 POLICY_ADJUSTED = "adjusted"         # closed loop: the plan with the adjust rules
 

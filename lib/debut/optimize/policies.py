@@ -6,6 +6,9 @@
   down together when that overspends the budget; it ignores the shelf limit).
 * ``naive_topk_plan``: the max_launches candidates with the largest forecast
   P50, the same number of units each, as many as the budget buys.
+* ``scenario_plan`` / ``ceiling_scenarios``: the same MILP from a better-informed
+  forecaster's scenarios (exact expected demand; expected demand given the
+  attributes only), which bound what a better forecast could add.
 * ``realised_profit``: price x min(D, q) + salvage x leftover - unit_cost x q -
   launch cost, with D the true units over the candidate's horizon.
 
@@ -83,6 +86,35 @@ def oracle_plan(candidates_pdf: pd.DataFrame, truth_or_conf: Any, conf: Any = No
     totals = true_totals(truth, candidates_pdf)
     demand = {cid: np.array([u]) for cid, u in totals.items()}
     return _per_category(_with_plan_date(candidates_pdf), lambda g: optimize_category(g, p, demand=demand))
+
+
+def scenario_plan(candidates_pdf: pd.DataFrame, scenarios: Dict[str, np.ndarray], conf: Any) -> pd.DataFrame:
+    """The optimizer's plan from given demand scenarios (candidate_id -> array of units) instead of
+    the forecast's: the reference plans of a forecaster that knew more than ours."""
+    p = Params.of(conf)
+    return _per_category(_with_plan_date(candidates_pdf), lambda g: optimize_category(g, p, demand=scenarios))
+
+
+def ceiling_scenarios(expected: np.ndarray, n_scenarios: int, seed: int,
+                      noise_values: Optional[np.ndarray] = None, noise_sd: float = 0.0) -> np.ndarray:
+    """(candidates x n_scenarios) Poisson demand draws around expected totals.
+
+    ``expected`` is (candidates,) — a forecaster that knew each candidate's
+    exact expected demand — or (candidates x len(noise_values)), the expected
+    totals at those values of the unlearnable appeal: each scenario then draws
+    the appeal noise ~ N(0, noise_sd), interpolates log expected units between
+    the values, and draws Poisson units (the best forecast from attributes).
+    """
+    rng = np.random.default_rng(seed)
+    e = np.asarray(expected, dtype=np.float64)
+    if e.ndim == 1:
+        lam = np.repeat(e[:, None], n_scenarios, axis=1)
+    else:
+        v = rng.normal(0.0, noise_sd, (len(e), n_scenarios))
+        log_e = np.log(np.maximum(e, 1e-9))
+        lam = np.exp(np.stack([np.interp(v[i], noise_values, log_e[i]) for i in range(len(e))])) \
+            if len(e) else np.zeros((0, n_scenarios))
+    return rng.poisson(np.maximum(lam, 0.0)).astype(np.float64)
 
 
 def _policy_frame(g: pd.DataFrame, launch: np.ndarray, qty: np.ndarray) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -432,6 +432,28 @@ class Marketplace:
             rows.append(pd.DataFrame({"candidate_id": ids, "day": d + 1,
                                       "expected_units": e * self.season(day) * (1 + EXTRA_VIEWS) * MEAN_QTY}))
         return pd.concat(rows, ignore_index=True)
+
+    def expected_totals_by_noise(self, start_date: dt.date, n_days: int, candidate_ids,
+                                 noise_values: Sequence[float]) -> np.ndarray:
+        """(candidates x noise values): expected units over the window if every candidate's
+        unlearnable appeal part were the given value (its attributes unchanged).
+
+        E[units | attributes] integrates this over the noise's distribution: the
+        demand a forecaster that knew exactly how attributes act could expect
+        before launch. The candidates' own noise is restored afterwards.
+        """
+        ids = list(candidate_ids)
+        cidx = self._candidate_idx(ids)
+        saved = self.pool.noise[cidx].copy()
+        out = np.zeros((len(ids), len(noise_values)))
+        try:
+            for j, v in enumerate(noise_values):
+                self.pool.noise[cidx] = float(v)
+                e = self.expected_demand(start_date, n_days, ids)
+                out[:, j] = e.groupby("candidate_id", sort=False)["expected_units"].sum().reindex(ids).to_numpy()
+        finally:
+            self.pool.noise[cidx] = saved
+        return out
 
     def candidate_truth(self, seed: Optional[int] = None) -> pd.DataFrame:
         """Per candidate and week of the window at run_date, all candidates live with unlimited stock:
