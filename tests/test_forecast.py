@@ -159,6 +159,25 @@ def test_forecast_quantiles_are_monotone_and_curves_sum_to_totals():
     assert model.names == ["knn", "category_mean"]
 
 
+def test_demand_net_enters_the_blend_only_through_launches_it_did_not_train_on():
+    from debut.forecast.model import MIN_NET_LAUNCHES, Signals
+
+    fc = ForecastConf(horizon_weeks=4, min_launches=4, knn_k=5)
+    launches = launch_frame(synthetic_history(), 4)
+    y = np.log1p(np.nansum(np.stack(launches["weeks"].to_list()), axis=1))
+    # a network that memorised its training launches: exact on them
+    net = pd.DataFrame({"item_id": launches["item_id"], "net_log": y})
+    dates = pd.to_datetime(launches["launch_date"]).dt.date
+    assert "net" in Forecaster(fc, Signals(net=net)).fit(launches).names
+    every = max(dates) + dt.timedelta(days=1)
+    assert "net" not in Forecaster(fc, Signals(net=net, net_trained_before=every)).fit(launches).names
+    split = sorted(dates)[-MIN_NET_LAUNCHES]
+    model = Forecaster(fc, Signals(net=net, net_trained_before=split)).fit(launches)
+    assert "net" in model.names
+    seen = (dates < split).to_numpy()
+    np.testing.assert_allclose(model.components_train[seen, model.names.index("net")], model.level_loo[seen])
+
+
 def test_scenario_levels_are_even():
     np.testing.assert_allclose(scenario_levels(3), [0.25, 0.5, 0.75])
 

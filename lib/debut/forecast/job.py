@@ -40,6 +40,13 @@ def _catalog(spark: SparkSession, conf: Config, before: dt.date, launch_ids) -> 
     return rates
 
 
+def net_split(conf: Config, run_date: dt.date) -> dt.date:
+    """The demand network's train/holdout date when trained at run_date (train_deep's split)."""
+    from debut.deep.datasets import demand_split_date
+
+    return demand_split_date(run_date, conf.forecast.horizon_weeks, conf.deep.holdout_days)
+
+
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
     """Forecast the candidates of plan_date = run_date; returns row counts written."""
     fc = conf.forecast
@@ -59,7 +66,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
         items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
         net = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else None
         signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
-                          audience=audience, net=net)
+                          audience=audience, net=net, net_trained_before=net_split(conf, run_date))
 
         model = Forecaster(fc, signals).fit(launch_frame(long, fc.horizon_weeks))
         pred = model.predict(cands)

@@ -19,6 +19,7 @@ on them), so its weight is optimistic; it is left out of the backtest.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional
 
@@ -39,6 +40,11 @@ class Signals:
     catalog: Optional[pd.DataFrame] = None       # catalog items: attributes, price, log_rate (not past launches)
     audience: Optional[pd.DataFrame] = None      # item_id + content.AUDIENCE_FEATURES
     net: Optional[pd.DataFrame] = None           # item_id, net_log (log1p units, median)
+    # launches before this date trained the demand network: its values for them are in-sample
+    net_trained_before: Optional[dt.date] = None
+
+
+MIN_NET_LAUNCHES = 5       # out-of-sample launches the demand network needs to enter the blend
 
 
 def launch_frame(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -157,7 +163,14 @@ class Forecaster:
                 self.audience_map = content.ridge_fit(xs[ok], self.y[ok], 1.0)
                 comps["audience"] = pred
         if fc.use_demand_net and sig.net is not None and len(sig.net):
-            comps["net"] = self._net(self.train)
+            net = self._net(self.train)
+            if sig.net_trained_before is not None and "launch_date" in self.train.columns:
+                # the network has seen these launches: its fit to them would buy it a weight it
+                # does not earn on new candidates, so the blend only learns from the others
+                seen = pd.to_datetime(self.train["launch_date"]).dt.date.to_numpy() < sig.net_trained_before
+                net = np.where(seen, np.nan, net)
+            if np.isfinite(net).sum() >= MIN_NET_LAUNCHES:
+                comps["net"] = net
         # a component without a value for a launch stands in with the category mean
         comps = {k: np.where(np.isfinite(v), v, self.level_loo) for k, v in comps.items()
                  if np.isfinite(v).any()}
