@@ -121,6 +121,8 @@ def test_content_matrix_blocks():
     expected_a = [0, 1, 1, 0, 1, 0.6, 0.8, 1, 1, 0, 1, 0, 0, 0, 1, 0, 1]
     expected_b = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     np.testing.assert_allclose(X, np.array([expected_a, expected_b], float))
+    sparse = coldstart.content_matrix(items, n_categories=2, price_bands=2, cross_category=True, sparse=True)
+    np.testing.assert_allclose(sparse.toarray(), X)
 
 
 # ------------------------------------------------------------------ scoring

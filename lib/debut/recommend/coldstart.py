@@ -25,14 +25,15 @@ CONTENT_COLUMNS = ("item_id", "category_index", "attribute_vector", "text_embedd
 
 
 def content_matrix(items: pd.DataFrame, *, n_categories: int, price_bands: int,
-                   cross_category: bool = True) -> np.ndarray:
+                   cross_category: bool = True, sparse: bool = False):
     """Design matrix, one row per item of ``items`` (CONTENT_COLUMNS), float64.
 
     Blocks: category one-hot (by category_index; a null index is all zeros),
     attribute one-hots, the L2-normalised text embedding (zeros when missing),
     log relative price and its square, price-band one-hot; with
     ``cross_category`` also category x attribute one-hots, since what a colour
-    or style is worth differs from one category to the next.
+    or style is worth differs from one category to the next. ``sparse``
+    returns a scipy CSR matrix (the cross block is mostly zeros).
     """
     n = len(items)
     cat = np.zeros((n, n_categories))
@@ -50,9 +51,19 @@ def content_matrix(items: pd.DataFrame, *, n_categories: int, price_bands: int,
     okb = ~np.isnan(b) & (b >= 1) & (b <= price_bands)
     band[np.flatnonzero(okb), b[okb].astype(int) - 1] = 1.0
     blocks = [cat, attrs, text, logp[:, None], (logp ** 2)[:, None], band]
+    if not sparse:
+        if cross_category and attrs.shape[1]:
+            blocks.append((cat[:, :, None] * attrs[:, None, :]).reshape(n, -1))
+        return np.hstack(blocks)
+    from scipy import sparse as sp
+
+    parts = [sp.csr_matrix(b) for b in blocks]
     if cross_category and attrs.shape[1]:
-        blocks.append((cat[:, :, None] * attrs[:, None, :]).reshape(n, -1))
-    return np.hstack(blocks)
+        rows, cols = np.nonzero(attrs * ok[:, None])
+        c = idx[rows].astype(int)
+        parts.append(sp.csr_matrix((attrs[rows, cols], (rows, c * attrs.shape[1] + cols)),
+                                   shape=(n, n_categories * attrs.shape[1])))
+    return sp.hstack(parts, format="csr")
 
 
 def _stack(col: pd.Series, n: int) -> np.ndarray:
@@ -119,14 +130,15 @@ class RidgeMap:
             raise ValueError(f"the cold-start map needs at least 2 warm items, got {n}")
         sx, sxx, sxy, rows = None, None, None, 0
         for B in blocks():
-            B = np.asarray(B, float)
-            Yb = Y[rows:rows + len(B)]
+            B = _as_matrix(B)
+            m = B.shape[0]
+            Yb = Y[rows:rows + m]
             if sx is None:
                 sx, sxx, sxy = np.zeros(B.shape[1]), np.zeros((B.shape[1],) * 2), np.zeros((B.shape[1], Y.shape[1]))
-            sx += B.sum(axis=0)
-            sxx += B.T @ B
-            sxy += B.T @ Yb
-            rows += len(B)
+            sx += np.asarray(B.sum(axis=0)).ravel()
+            sxx += _dense(B.T @ B)
+            sxy += _dense(B.T @ Yb)
+            rows += m
         if rows != n:
             raise ValueError(f"the design blocks hold {rows} rows for {n} targets")
         self.x_mean, self.y_mean = sx / n, Y.mean(axis=0)
@@ -137,10 +149,12 @@ class RidgeMap:
         VtC = V.T @ cross
         sq_err = {float(a): 0.0 for a in self.alphas}
         rows = 0
+        mean_v = self.x_mean @ V
         for B in blocks():
-            Z = (np.asarray(B, float) - self.x_mean) @ V                 # U s, block rows
-            Yc = Y[rows:rows + len(B)] - self.y_mean
-            rows += len(B)
+            B = _as_matrix(B)
+            Z = _dense(B @ V) - mean_v                                      # U s, block rows
+            Yc = Y[rows:rows + B.shape[0]] - self.y_mean
+            rows += B.shape[0]
             for a in self.alphas:
                 inv = 1.0 / (lam + a)
                 fitted = Z @ (inv[:, None] * VtC)
@@ -152,8 +166,18 @@ class RidgeMap:
         self.coef = V @ ((1.0 / (lam + self.alpha))[:, None] * VtC)
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, float) - self.x_mean) @ self.coef + self.y_mean
+    def predict(self, X) -> np.ndarray:
+        X = _as_matrix(X)
+        return _dense(X @ self.coef) - self.x_mean @ self.coef + self.y_mean
+
+
+def _as_matrix(X):
+    """A scipy sparse matrix as it is; anything else as a float64 ndarray."""
+    return X if hasattr(X, "tocsr") else np.asarray(X, float)
+
+
+def _dense(X) -> np.ndarray:
+    return X.toarray() if hasattr(X, "toarray") else np.asarray(X)
 
 
 @dataclass
@@ -196,14 +220,15 @@ def content_blocks(items: pd.DataFrame, *, n_categories: int, price_bands: int, 
     """content_matrix of ``items`` in blocks of ``rows`` items, in order."""
     for start in range(0, len(items), rows):
         yield content_matrix(items.iloc[start:start + rows], n_categories=n_categories, price_bands=price_bands,
-                             cross_category=cross_category)
+                             cross_category=cross_category, sparse=True)
 
 
 def predict_items(fitted, items: pd.DataFrame, *, n_categories: int, price_bands: int, cross_category: bool,
                   rows: int = BLOCK_ROWS) -> np.ndarray:
     """The map's factors for every row of ``items``, one design block at a time."""
-    parts = [fitted.predict(B) for B in content_blocks(items, n_categories=n_categories, price_bands=price_bands,
-                                                       cross_category=cross_category, rows=rows)]
+    blocks = content_blocks(items, n_categories=n_categories, price_bands=price_bands,
+                            cross_category=cross_category, rows=rows)
+    parts = [fitted.predict(B if isinstance(fitted, RidgeMap) else _dense(B)) for B in blocks]
     return np.vstack(parts) if parts else np.zeros((0, 0))
 
 
