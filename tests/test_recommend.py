@@ -153,6 +153,7 @@ def test_row_blocks_bound_the_score_block():
     sizes = [len(b) for b in scoring.row_blocks(pdf, n_items=100, budget=8 * 100 * 4)]
     assert sizes == [4, 4, 2]
     assert [len(b) for b in scoring.row_blocks(pdf, n_items=10 ** 9, budget=1)] == [1] * 10
+    assert [len(b) for b in scoring.row_blocks(pdf, n_items=10 ** 9, budget=1, min_rows=6)] == [6, 4]
 
 
 def test_scoring_in_one_row_blocks_gives_the_same_lists(spark):

@@ -82,13 +82,15 @@ def select_list(scores: np.ndarray, is_new: np.ndarray, *, list_size: int, n_exp
     return out
 
 
-def row_blocks(pdf: pd.DataFrame, n_items: int, budget: int = SCORE_BLOCK_BYTES) -> Iterator[pd.DataFrame]:
-    """Slices of an Arrow batch small enough that its score block fits in ``budget`` bytes.
+def row_blocks(pdf: pd.DataFrame, n_items: int, budget: int = SCORE_BLOCK_BYTES,
+               min_rows: int = 1) -> Iterator[pd.DataFrame]:
+    """Slices of an Arrow batch small enough that its score block fits in ``budget`` bytes
+    (but at least ``min_rows`` customers each).
 
     Arrow batches hold up to 10,000 customers; against a 100k-item catalog one
     unsliced block would be 8 GB per Python worker.
     """
-    rows = max(1, budget // (8 * max(1, n_items)))
+    rows = max(1, min_rows, budget // (8 * max(1, n_items)))
     for start in range(0, len(pdf), rows):
         yield pdf.iloc[start:start + rows]
 
@@ -148,6 +150,9 @@ def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factor
                        k: int, block_bytes: int = SCORE_BLOCK_BYTES):
     """(top, reach) for every item: its ``k`` best customers and how many score above zero.
 
+    Blocks hold at least 2k customers: each block is merged into the running
+    (k x items) best, so tiny blocks would repeat that merge for every few customers.
+
     top: item_id, user_key, score, rank (1 = best; ties by user_key);
     reach: item_id, reach (customers with a positive score, over all customers).
     """
@@ -163,7 +168,7 @@ def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factor
         best_u = np.zeros((0, n), dtype=np.int64)          # positions in the partition's key list
         keys: list = []
         positive = np.zeros(n, dtype=np.int64)
-        for pdf in (block for batch in batches if not batch.empty and n for block in row_blocks(batch, n, block_bytes)):
+        for pdf in (block for batch in batches if not batch.empty and n for block in row_blocks(batch, n, block_bytes, min_rows=2 * k)):
             s = _matrix(pdf["factors"]) @ mat_.T                  # (b, n)
             positive += (s > 0).sum(axis=0)
             pos = np.arange(len(keys), len(keys) + len(pdf), dtype=np.int64)
