@@ -198,13 +198,7 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
         rel_warm = _restrict(relevant, warm_ids)
         # warm: ALS against popularity and random
         warm_pop = sorted(warm_ids, key=lambda i: (-popularity.get(i, 0), i))
-        for label, recs in (
-                ("warm", scoring.top_items_per_user(users, warm_ids, warm_mat, list_size=max_k)),
-                ("warm.popularity", _fixed_list(users, warm_pop[:max_k])),
-                ("warm.random", scoring.top_items_per_user(users, warm_ids, np.zeros((len(warm_ids), 1)),
-                                                           list_size=max_k, random_seed=rc.seed))):
-            row = metrics.ranking_metrics(recs, rel_warm, ks=ks, n_items=len(warm_ids)).first()
-            out.update(metrics.to_metric_dict(row, ks=ks, slice_=label))
+        out.update(_score_slices("warm", users, warm_ids, warm_mat, warm_pop, rel_warm, ks, rc.seed))
         # cold: held-out items scored through a map fitted on this model's warm items
         cold_rows = items[items["item_id"].isin(cold_ids) & ~items["item_id"].isin(warm_set)
                           & ~items["is_candidate"]]
@@ -220,13 +214,7 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
             for i, n in popularity.items():
                 cat_pop[cat_of.get(i)] = cat_pop.get(cat_of.get(i), 0) + int(n)
             cold_pop = sorted(c_ids, key=lambda i: (-cat_pop.get(cat_of.get(i), 0), i))
-            for label, recs in (
-                    ("cold", scoring.top_items_per_user(users, c_ids, cold_mat, list_size=max_k)),
-                    ("cold.popularity", _fixed_list(users, cold_pop[:max_k])),
-                    ("cold.random", scoring.top_items_per_user(users, c_ids, np.zeros((len(c_ids), 1)),
-                                                               list_size=max_k, random_seed=rc.seed))):
-                row = metrics.ranking_metrics(recs, rel_cold, ks=ks, n_items=len(c_ids)).first()
-                out.update(metrics.to_metric_dict(row, ks=ks, slice_=label))
+            out.update(_score_slices("cold", users, c_ids, cold_mat, cold_pop, rel_cold, ks, rc.seed))
             # the audience direction: does a cold item's top-K audience hold who came for it?
             k_aud = conf.features.audience_top_k
             all_users = als.user_factors(model, user_ids)
@@ -247,6 +235,22 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
     finally:
         for df in cached:
             df.unpersist()
+
+
+def _score_slices(prefix: str, users: DataFrame, ids: List[str], mat: np.ndarray, popularity_order: List[str],
+                  relevant: DataFrame, ks: List[int], seed: int) -> Dict[Tuple[str, str, int], float]:
+    """Ranking metrics of the model's lists over ``ids`` and of the popularity and random
+    baselines over the same items (slices prefix, prefix.popularity, prefix.random)."""
+    max_k = max(ks)
+    out: Dict[Tuple[str, str, int], float] = {}
+    for label, recs in (
+            (prefix, scoring.top_items_per_user(users, ids, mat, list_size=max_k)),
+            (f"{prefix}.popularity", _fixed_list(users, popularity_order[:max_k])),
+            (f"{prefix}.random", scoring.top_items_per_user(users, ids, np.zeros((len(ids), 1)),
+                                                            list_size=max_k, random_seed=seed))):
+        row = metrics.ranking_metrics(recs, relevant, ks=ks, n_items=len(ids)).first()
+        out.update(metrics.to_metric_dict(row, ks=ks, slice_=label))
+    return out
 
 
 def _restrict(df: DataFrame, item_ids: List[str]) -> DataFrame:

@@ -37,6 +37,11 @@ def _read(spark, conf, name):
     return io.read(spark, conf, name)
 
 
+def _latest(df, col: str, run_date: dt.date):
+    """The latest ``col`` on or before run_date (None when there is none)."""
+    return df.where(F.col(col) <= F.lit(run_date)).agg(F.max(col)).first()[0]
+
+
 def gather(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Optional[pd.DataFrame]]:
     """The report's frames; each bounded by candidates, segments, metrics or cutoffs."""
     d: Dict[str, Optional[pd.DataFrame]] = {k: None for k in (
@@ -44,13 +49,13 @@ def gather(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Op
     plan_date = None
     plan = _read(spark, conf, "gold.launch_plan")
     if plan is not None:
-        plan_date = plan.where(F.col("plan_date") <= F.lit(run_date)).agg(F.max("plan_date")).first()[0]
+        plan_date = _latest(plan, "plan_date", run_date)
         if plan_date is not None:
             d["plan"] = plan.where(F.col("plan_date") == F.lit(plan_date)).toPandas()
     fc = _read(spark, conf, "gold.launch_forecast")
     if fc is not None:
         if plan_date is None:
-            plan_date = fc.where(F.col("plan_date") <= F.lit(run_date)).agg(F.max("plan_date")).first()[0]
+            plan_date = _latest(fc, "plan_date", run_date)
         from debut.evaluate.job import quantile_names
         lo, mid, hi = quantile_names(conf)
         cols = [c for c in ("candidate_id", "category", "title", "brand", "price", "unit_cost", "method",
@@ -80,7 +85,7 @@ def gather(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Op
         d["evaluation"] = ev.where(F.col("run_date") == F.lit(run_date)).drop("recorded_at").toPandas()
     adj = _read(spark, conf, "gold.launch_adjustments")
     if adj is not None:
-        last = adj.where(F.col("as_of_date") <= F.lit(run_date)).agg(F.max("as_of_date")).first()[0]
+        last = _latest(adj, "as_of_date", run_date)
         if last is not None:
             d["adjustments"] = adj.where(F.col("as_of_date") == F.lit(last)).toPandas()
     bt = _read(spark, conf, "gold.forecast_backtest")
