@@ -12,6 +12,8 @@ truth goes under paths.truth_dir and is never read by a pipeline stage.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from pyspark.sql import types as T
 
 EVENT_TYPES = ("view", "cart", "purchase", "search")
@@ -347,4 +349,169 @@ LAUNCH_HISTORY_INPUT = T.StructType(product_fields() + [
     T.StructField("units", T.LongType(), False),            # as gold.launch_history.units
     T.StructField("source_file", T.StringType(), False),
     T.StructField("ingest_run_date", T.DateType(), False),
+])
+
+
+# ====================================================================== stage outputs (gold)
+# gold.launch_forecast: one row per candidate of a plan (key candidate_id, plan_date;
+# partitioned by plan_date). The optimizer samples demand scenarios from
+# quantile_levels/quantile_units by inverse CDF; the report shows neighbours.
+# Quantile column names follow forecast.quantiles (0.1 -> units_p10, weekly_p10).
+NEIGHBOUR = T.StructType([
+    T.StructField("item_id", T.StringType(), True),
+    T.StructField("title", T.StringType(), True),
+    T.StructField("similarity", T.DoubleType(), True),
+    T.StructField("units", T.DoubleType(), True),          # its units over the horizon (as used)
+])
+
+METHODS = ("blend", "knn_only", "category_fallback")
+
+
+def quantile_name(q: float) -> str:
+    """0.1 -> 'p10', 0.975 -> 'p97_5'."""
+    return "p" + f"{round(q * 100, 6):g}".replace(".", "_")
+
+
+def launch_forecast_schema(quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> T.StructType:
+    names = [quantile_name(q) for q in quantiles]
+    return T.StructType([
+        T.StructField("candidate_id", T.StringType(), False),
+        T.StructField("plan_date", T.DateType(), False),
+        T.StructField("category", T.StringType(), False),
+        T.StructField("subcategory", T.StringType(), True),
+        T.StructField("brand", T.StringType(), True),
+        T.StructField("title", T.StringType(), True),
+        T.StructField("price", T.DoubleType(), True),
+        T.StructField("unit_cost", T.DoubleType(), True),
+        T.StructField("price_band", T.IntegerType(), True),
+        T.StructField("horizon_weeks", T.IntegerType(), False),
+        T.StructField("mean_units", T.DoubleType(), False),     # mean of quantile_units (the scenario grid)
+        *[T.StructField(f"units_{n}", T.DoubleType(), False) for n in names],
+        *[T.StructField(f"weekly_{n}", T.ArrayType(T.DoubleType()), False) for n in names],
+        T.StructField("quantile_levels", T.ArrayType(T.DoubleType()), False),   # 1/(L+1) .. L/(L+1)
+        T.StructField("quantile_units", T.ArrayType(T.DoubleType()), False),    # total units, non-decreasing
+        T.StructField("knn_units", T.DoubleType(), True),       # component P50s; null when absent
+        T.StructField("net_units", T.DoubleType(), True),
+        T.StructField("audience_units", T.DoubleType(), True),
+        T.StructField("weights", T.MapType(T.StringType(), T.DoubleType()), True),
+        T.StructField("neighbours", T.ArrayType(NEIGHBOUR), True),
+        T.StructField("method", T.StringType(), False),          # METHODS
+        T.StructField("n_history", T.IntegerType(), False),      # past launches the forecast learned from
+        T.StructField("as_of_date", T.DateType(), False),
+    ])
+
+
+LAUNCH_FORECAST = launch_forecast_schema()
+
+# gold.forecast_backtest: one row per cutoff, past launch and method.
+FORECAST_BACKTEST = T.StructType([
+    T.StructField("cutoff_date", T.DateType(), False),
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("method", T.StringType(), False),          # blend | knn | category_mean
+    T.StructField("category", T.StringType(), False),
+    T.StructField("launch_date", T.DateType(), False),
+    T.StructField("actual", T.DoubleType(), False),          # units over the horizon
+    T.StructField("p10", T.DoubleType(), True),              # lower / middle / upper forecast.quantiles
+    T.StructField("p50", T.DoubleType(), True),
+    T.StructField("p90", T.DoubleType(), True),
+    T.StructField("mean_units", T.DoubleType(), True),
+    T.StructField("n_train", T.IntegerType(), False),        # past launches known at the cutoff
+    T.StructField("run_date", T.DateType(), False),
+])
+
+
+# gold.launch_plan: key (category, candidate_id, plan_date); candidate_id is null on a category status row
+PLAN_SCHEMA = T.StructType([
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("category", T.StringType(), False),
+    T.StructField("candidate_id", T.StringType(), True),
+    T.StructField("subcategory", T.StringType(), True),
+    T.StructField("price_band", T.IntegerType(), True),
+    T.StructField("price", T.DoubleType(), True),
+    T.StructField("unit_cost", T.DoubleType(), True),
+    T.StructField("horizon_weeks", T.IntegerType(), True),
+    T.StructField("launch", T.BooleanType(), False),
+    T.StructField("quantity", T.IntegerType(), False),         # units stocked (0 when not launched)
+    T.StructField("spend", T.DoubleType(), True),              # unit_cost x quantity
+    T.StructField("expected_demand", T.DoubleType(), True),    # mean of the demand scenarios
+    T.StructField("expected_units_sold", T.DoubleType(), True),
+    T.StructField("expected_leftover", T.DoubleType(), True),
+    T.StructField("expected_profit", T.DoubleType(), True),    # incl. salvage and launch cost; 0 when not launched
+    T.StructField("profit_p10", T.DoubleType(), True),         # 10th percentile across scenarios
+    T.StructField("stockout_prob", T.DoubleType(), True),      # P(demand > quantity); null when not launched
+    T.StructField("margin_rate", T.DoubleType(), True),        # (price - unit_cost) / price
+    T.StructField("solver_status", T.StringType(), False),     # optimal | time_limit | infeasible | no_candidates | no_solution | error
+    T.StructField("mip_gap", T.DoubleType(), True),
+    T.StructField("objective", T.DoubleType(), True),          # the category's objective value
+    T.StructField("reason", T.StringType(), True),
+    T.StructField("decision_rank", T.IntegerType(), True),     # 1 = best decision of the category
+    T.StructField("formulation", T.StringType(), True),        # piecewise | scenario
+    T.StructField("n_scenarios", T.IntegerType(), True),
+    T.StructField("solve_time_s", T.DoubleType(), True),       # the whole category, sampling included
+])
+
+
+# gold.launch_adjustments: one row per launched candidate and review date
+LAUNCH_ADJUSTMENTS = T.StructType([
+    T.StructField("candidate_id", T.StringType(), False),
+    T.StructField("as_of_date", T.DateType(), False),
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("category", T.StringType(), True),
+    T.StructField("days_observed", T.IntegerType(), False),
+    T.StructField("units_sold", T.LongType(), False),
+    T.StructField("censored_days", T.IntegerType(), False),
+    T.StructField("demand_estimate", T.DoubleType(), False),   # sold + expected demand on censored days
+    T.StructField("expected_units", T.DoubleType(), False),    # forecast P50 over the observed days
+    T.StructField("pace_ratio", T.DoubleType(), True),         # demand_estimate / expected_units
+    T.StructField("prior_rate", T.DoubleType(), False),        # units per day
+    T.StructField("posterior_rate", T.DoubleType(), False),
+    T.StructField("posterior_alpha", T.DoubleType(), False),
+    T.StructField("posterior_beta", T.DoubleType(), False),
+    T.StructField("remaining_days", T.IntegerType(), False),
+    T.StructField("remaining_p10", T.DoubleType(), False),     # negative binomial posterior predictive
+    T.StructField("remaining_p50", T.DoubleType(), False),
+    T.StructField("remaining_p90", T.DoubleType(), False),
+    T.StructField("stock_on_hand", T.DoubleType(), False),     # received - sold (+ reorders on the way)
+    T.StructField("critical_fractile", T.DoubleType(), False),
+    T.StructField("reorder_qty", T.IntegerType(), False),
+    T.StructField("action", T.StringType(), False),            # keep | reorder | markdown | delist | breakout
+    T.StructField("is_breakout", T.BooleanType(), False),
+    T.StructField("breakout_boost", T.DoubleType(), False),    # 1.0 unless a breakout
+    T.StructField("reason", T.StringType(), False),
+])
+
+
+# gold.launch_outcomes: each policy's plan played against realised demand (key plan_date, policy,
+# candidate_id); see debut.evaluate.schema for what each demand_source means.
+POLICY_PLAN = "plan"                 # the optimizer's gold.launch_plan
+POLICY_ORACLE = "oracle"             # best plan knowing the realised demand
+POLICY_CEILING_MEAN = "ceiling_exact_mean"     # simulator only: the MILP fed each candidate's exact
+                                                #   expected demand (what no forecast can beat on average)
+POLICY_CEILING_ATTRIBUTES = "ceiling_attributes"  # simulator only: the MILP fed the demand the attributes
+                                                #   imply, noise integrated out (the best pre-launch forecast)
+POLICY_STATIC = "static"             # closed loop: the plan, never adjusted
+POLICY_ADJUSTED = "adjusted"         # closed loop: the plan with the adjust rules
+
+LAUNCH_OUTCOMES = T.StructType([
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("policy", T.StringType(), False),
+    T.StructField("candidate_id", T.StringType(), False),
+    T.StructField("category", T.StringType(), True),
+    T.StructField("demand_source", T.StringType(), False),
+    T.StructField("launched", T.BooleanType(), False),
+    T.StructField("quantity", T.IntegerType(), False),      # initial stock
+    T.StructField("reorder_units", T.IntegerType(), False),
+    T.StructField("reorders", T.IntegerType(), False),
+    T.StructField("demand", T.LongType(), True),            # units wanted over the horizon
+    T.StructField("weekly_demand", T.ArrayType(T.LongType()), True),
+    T.StructField("units_sold", T.LongType(), True),
+    T.StructField("lost_units", T.LongType(), True),
+    T.StructField("leftover", T.LongType(), True),
+    T.StructField("revenue", T.DoubleType(), True),
+    T.StructField("stock_cost", T.DoubleType(), True),
+    T.StructField("fixed_cost", T.DoubleType(), True),      # launch cost + reorder costs
+    T.StructField("salvage", T.DoubleType(), True),
+    T.StructField("profit", T.DoubleType(), True),
+    T.StructField("actions", T.StringType(), True),         # adjusted policy: "day 14: reorder 30; ..."
+    T.StructField("run_date", T.DateType(), False),
 ])

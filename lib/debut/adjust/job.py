@@ -30,40 +30,12 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from debut import io
 from debut.adjust.assess import assess_item
 from debut.config import Config
+from debut.schemas import LAUNCH_ADJUSTMENTS
 from debut.tracking import job_run, record_metrics
-
-LAUNCH_ADJUSTMENTS = T.StructType([
-    T.StructField("candidate_id", T.StringType(), False),
-    T.StructField("as_of_date", T.DateType(), False),
-    T.StructField("plan_date", T.DateType(), False),
-    T.StructField("category", T.StringType(), True),
-    T.StructField("days_observed", T.IntegerType(), False),
-    T.StructField("units_sold", T.LongType(), False),
-    T.StructField("censored_days", T.IntegerType(), False),
-    T.StructField("demand_estimate", T.DoubleType(), False),   # sold + expected demand on censored days
-    T.StructField("expected_units", T.DoubleType(), False),    # forecast P50 over the observed days
-    T.StructField("pace_ratio", T.DoubleType(), True),         # demand_estimate / expected_units
-    T.StructField("prior_rate", T.DoubleType(), False),        # units per day
-    T.StructField("posterior_rate", T.DoubleType(), False),
-    T.StructField("posterior_alpha", T.DoubleType(), False),
-    T.StructField("posterior_beta", T.DoubleType(), False),
-    T.StructField("remaining_days", T.IntegerType(), False),
-    T.StructField("remaining_p10", T.DoubleType(), False),     # negative binomial posterior predictive
-    T.StructField("remaining_p50", T.DoubleType(), False),
-    T.StructField("remaining_p90", T.DoubleType(), False),
-    T.StructField("stock_on_hand", T.DoubleType(), False),     # received - sold (+ reorders on the way)
-    T.StructField("critical_fractile", T.DoubleType(), False),
-    T.StructField("reorder_qty", T.IntegerType(), False),
-    T.StructField("action", T.StringType(), False),            # keep | reorder | markdown | delist | breakout
-    T.StructField("is_breakout", T.BooleanType(), False),
-    T.StructField("breakout_boost", T.DoubleType(), False),    # 1.0 unless a breakout
-    T.StructField("reason", T.StringType(), False),
-])
 
 # one row per launched candidate and observed day, built in Spark and reviewed per candidate
 _DAILY = ["candidate_id", "plan_date", "category", "quantity", "price", "unit_cost", "horizon_weeks",

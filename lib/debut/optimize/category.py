@@ -16,41 +16,12 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import types as T
 
 from debut.config import OptimizeConf
 from debut.optimize import milp, scenarios
 from debut.optimize.milp import CountLimit, Problem, Solution
+from debut.schemas import PLAN_SCHEMA
 
-# gold.launch_plan: key (category, candidate_id, plan_date); candidate_id is null on a category status row
-PLAN_SCHEMA = T.StructType([
-    T.StructField("plan_date", T.DateType(), False),
-    T.StructField("category", T.StringType(), False),
-    T.StructField("candidate_id", T.StringType(), True),
-    T.StructField("subcategory", T.StringType(), True),
-    T.StructField("price_band", T.IntegerType(), True),
-    T.StructField("price", T.DoubleType(), True),
-    T.StructField("unit_cost", T.DoubleType(), True),
-    T.StructField("horizon_weeks", T.IntegerType(), True),
-    T.StructField("launch", T.BooleanType(), False),
-    T.StructField("quantity", T.IntegerType(), False),         # units stocked (0 when not launched)
-    T.StructField("spend", T.DoubleType(), True),              # unit_cost x quantity
-    T.StructField("expected_demand", T.DoubleType(), True),    # mean of the demand scenarios
-    T.StructField("expected_units_sold", T.DoubleType(), True),
-    T.StructField("expected_leftover", T.DoubleType(), True),
-    T.StructField("expected_profit", T.DoubleType(), True),    # incl. salvage and launch cost; 0 when not launched
-    T.StructField("profit_p10", T.DoubleType(), True),         # 10th percentile across scenarios
-    T.StructField("stockout_prob", T.DoubleType(), True),      # P(demand > quantity); null when not launched
-    T.StructField("margin_rate", T.DoubleType(), True),        # (price - unit_cost) / price
-    T.StructField("solver_status", T.StringType(), False),     # optimal | time_limit | infeasible | no_candidates | no_solution | error
-    T.StructField("mip_gap", T.DoubleType(), True),
-    T.StructField("objective", T.DoubleType(), True),          # the category's objective value
-    T.StructField("reason", T.StringType(), True),
-    T.StructField("decision_rank", T.IntegerType(), True),     # 1 = best decision of the category
-    T.StructField("formulation", T.StringType(), True),        # piecewise | scenario
-    T.StructField("n_scenarios", T.IntegerType(), True),
-    T.StructField("solve_time_s", T.DoubleType(), True),       # the whole category, sampling included
-])
 PLAN_COLUMNS = [f.name for f in PLAN_SCHEMA.fields]
 _INT_COLUMNS = {"price_band": "Int32", "horizon_weeks": "Int32", "quantity": "int32",
                 "decision_rank": "Int32", "n_scenarios": "Int32"}
