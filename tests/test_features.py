@@ -155,6 +155,27 @@ def test_taste_embedding_is_the_weighted_mean_of_item_embeddings(spark):
     assert_df_equality(out, expected, ignore_nullable=True)
 
 
+def test_taste_embedding_carries_a_customer_across_arrow_batches(spark):
+    rng = np.random.default_rng(5)
+    items = [f"I{i}" for i in range(6)]
+    vecs = rng.normal(size=(6, 3)).round(3)
+    feats = spark.createDataFrame([(i, [float(x) for x in v]) for i, v in zip(items, vecs)],
+                                  "item_id string, text_embedding array<float>")
+    rows = [(f"u{u}", items[i], float(rng.integers(1, 5))) for u in range(4) for i in range(6) if (u + i) % 2 == 0]
+    ui = spark.createDataFrame(rows, "user_key string, item_id string, weight double").coalesce(1)
+    before = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "2")      # every customer straddles batches
+    try:
+        got = {r.user_key: list(r.taste_embedding) for r in profile.agg_taste_embedding(ui, feats).collect()}
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", before)
+    assert sorted(got) == ["u0", "u1", "u2", "u3"]
+    for u in got:
+        mine = [(items.index(i), w) for k, i, w in rows if k == u]
+        want = sum(w * vecs.astype(np.float32)[i].astype(float) for i, w in mine) / sum(w for _, w in mine)
+        np.testing.assert_allclose(got[u], want, rtol=1e-5)
+
+
 # ---------------------------------------------------------------- sequences and labels
 def test_sequences_are_left_padded_truncated_and_before_the_as_of_date(spark):
     item_cats = spark.createDataFrame([("I1", "shoes", 2), ("I2", "bags", 0)],

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Mapping
 
-from pyspark.ml.functions import array_to_vector, vector_to_array
-from pyspark.ml.stat import Summarizer
+import numpy as np
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from scipy import sparse
 
 from debut import schemas as S
 from debut.features.common import (CANCELLED, COMPLETED, RETURNED, days_between, dense_vector, filter_before,
@@ -143,17 +144,64 @@ def agg_session_stats(sessions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
                     "purchase_session_share"))
 
 
+TASTE_SCHEMA = "user_key string, taste_embedding array<float>"
+
+
 def agg_taste_embedding(user_item_df: DataFrame, item_features_df: DataFrame) -> DataFrame:
     """Weighted mean of the text embeddings of the items a customer interacted with.
 
-    A Summarizer aggregate (partial sums per partition), so no customer's item
-    list is ever collected into one row.
+    The embeddings are bounded by the catalog, so they are broadcast as one
+    float32 matrix; customer x item weights are sorted by customer within
+    partitions and each Arrow batch becomes one sparse (customers x items)
+    product with it. A customer whose rows straddle two batches is carried over.
+    Joining every pair with its embedding and aggregating vectors instead (a
+    Summarizer) sort-spilled pairs x dimensions: tens of GB at 1M customers.
     """
-    emb = item_features_df.where(F.col("text_embedding").isNotNull()).select("item_id", "text_embedding")
-    joined = (user_item_df.where(F.col("weight") > 0).join(emb, on="item_id", how="inner")
-              .select("user_key", "weight", array_to_vector("text_embedding").alias("_v")))
-    return (joined.groupBy("user_key").agg(Summarizer.mean(F.col("_v"), F.col("weight")).alias("_m"))
-            .select("user_key", vector_to_array("_m", dtype="float32").alias("taste_embedding")))
+    spark = user_item_df.sparkSession
+    emb = (item_features_df.where(F.col("text_embedding").isNotNull())
+           .select("item_id", "text_embedding").toPandas())
+    if emb.empty:
+        return spark.createDataFrame([], TASTE_SCHEMA)
+    width = len(emb["text_embedding"].iloc[0])
+    emb = emb[[v is not None and len(v) == width for v in emb["text_embedding"]]]
+    ids = pd.Index(emb["item_id"].to_numpy(object))
+    mat = np.stack([np.asarray(v, dtype=np.float32) for v in emb["text_embedding"]])
+    bc = spark.sparkContext.broadcast((ids, mat))
+
+    def taste(batches):
+        ids_, mat_ = bc.value
+        carry_key, carry_sum, carry_w = None, None, 0.0
+        for pdf in batches:
+            pos = ids_.get_indexer(pdf["item_id"].to_numpy(object))
+            keep = pos >= 0
+            if not keep.any():
+                continue
+            keys = pdf["user_key"].to_numpy(object)[keep]
+            codes, uniq = pd.factorize(keys, sort=False)             # rows are sorted: order of appearance
+            w = pdf["weight"].to_numpy(np.float64)[keep]
+            W = sparse.csr_matrix((w, (codes, pos[keep])), shape=(len(uniq), len(ids_)))
+            sums = np.asarray(W @ mat_, dtype=np.float64)
+            wsum = np.bincount(codes, weights=w, minlength=len(uniq))
+            if carry_key is not None:
+                if uniq[0] == carry_key:
+                    sums[0] += carry_sum
+                    wsum[0] += carry_w
+                else:
+                    yield _taste_rows([carry_key], carry_sum[None, :], np.array([carry_w]))
+            carry_key, carry_sum, carry_w = uniq[-1], sums[-1].copy(), float(wsum[-1])
+            if len(uniq) > 1:
+                yield _taste_rows(uniq[:-1], sums[:-1], wsum[:-1])
+        if carry_key is not None:
+            yield _taste_rows([carry_key], carry_sum[None, :], np.array([carry_w]))
+
+    pairs = (user_item_df.where(F.col("weight") > 0).select("user_key", "item_id", "weight")
+             .repartition("user_key").sortWithinPartitions("user_key"))
+    return pairs.mapInPandas(taste, TASTE_SCHEMA)
+
+
+def _taste_rows(keys, sums: np.ndarray, wsum: np.ndarray) -> pd.DataFrame:
+    means = (sums / wsum[:, None]).astype(np.float32)
+    return pd.DataFrame({"user_key": list(keys), "taste_embedding": list(means)})
 
 
 def to_customer_profile(events_df: DataFrame, orders_df: DataFrame, sessions_df: DataFrame,
