@@ -82,10 +82,8 @@ def oracle_plan(candidates_pdf: pd.DataFrame, truth_or_conf: Any, conf: Any = No
         conf, truth = truth_or_conf, candidates_pdf[["candidate_id", "demand"]]
     else:
         truth = truth_or_conf
-    p = Params.of(conf)
     totals = true_totals(truth, candidates_pdf)
-    demand = {cid: np.array([u]) for cid, u in totals.items()}
-    return _per_category(_with_plan_date(candidates_pdf), lambda g: optimize_category(g, p, demand=demand))
+    return scenario_plan(candidates_pdf, {cid: np.array([u]) for cid, u in totals.items()}, conf)
 
 
 def scenario_plan(candidates_pdf: pd.DataFrame, scenarios: Dict[str, np.ndarray], conf: Any) -> pd.DataFrame:
