@@ -312,3 +312,21 @@ def test_job_records_metrics_for_every_slice(spark, built):
             assert {(f"ndcg@{k}", s), (f"recall@{k}", s), (f"map@{k}", s), (f"precision@{k}", s),
                     (f"coverage@{k}", s)} <= got
     assert result["best"]["rank"] == 8
+
+
+def test_top_users_per_item_in_item_slices_matches_a_full_sort(spark):
+    rng = np.random.default_rng(3)
+    uf, mat = rng.normal(size=(40, 3)), rng.normal(size=(7, 3))
+    users = spark.createDataFrame([(f"u{i:02d}", [float(x) for x in uf[i]]) for i in range(40)],
+                                  "user_key string, factors array<float>").repartition(4)
+    cached = []
+    # 200 bytes: 2k-customer blocks scored against one or two items at a time
+    top, reach = scoring.top_users_per_item(users, list("abcdefg"), mat, k=3, block_bytes=200, cached=cached)
+    scores = np.asarray(uf, np.float32).astype(np.float64) @ mat.T
+    want = sorted((item, r + 1, f"u{u:02d}") for j, item in enumerate("abcdefg")
+                  for r, u in enumerate(np.argsort(-scores[:, j])[:3]))
+    assert sorted((t["item_id"], t["rank"], t["user_key"]) for t in top.collect()) == want
+    assert sorted((t["item_id"], t["reach"]) for t in reach.collect()) == \
+        [(item, int((scores[:, j] > 0).sum())) for j, item in enumerate("abcdefg")]
+    assert len(cached) == 1 and cached[0].is_cached
+    cached[0].unpersist()

@@ -368,7 +368,8 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
 
             # audiences from content-mapped factors, every item at once; candidates feed launch_audience
             k_aud = conf.features.audience_top_k
-            top, reach = scoring.top_users_per_item(ufac, list(items["item_id"]), mapped, k=k_aud)
+            top, reach = scoring.top_users_per_item(ufac, list(items["item_id"]), mapped, k=k_aud,
+                                                    cached=cached)
             top = top.persist(KEEP)
             cached.append(top)
             flags = spark.createDataFrame(items[["item_id", "is_candidate"]].astype({"is_candidate": bool}))

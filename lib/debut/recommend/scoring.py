@@ -13,6 +13,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -147,11 +148,17 @@ def top_items_per_user(users_df: DataFrame, item_ids: Sequence[str], item_factor
 
 
 def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factors: np.ndarray, *,
-                       k: int, block_bytes: int = SCORE_BLOCK_BYTES):
+                       k: int, block_bytes: int = SCORE_BLOCK_BYTES, cached: Optional[list] = None):
     """(top, reach) for every item: its ``k`` best customers and how many score above zero.
 
-    Blocks hold at least 2k customers: each block is merged into the running
-    (k x items) best, so tiny blocks would repeat that merge for every few customers.
+    Customers are coalesced to the cluster's parallelism first: each partition
+    sends k rows per item to the final window, so the shuffle grows with
+    partitions x k x items, not with customers. Within a partition, blocks of at
+    least 2k customers are scored against slices of items and merged into the
+    running (k x items) best slice by slice, so no temporary exceeds
+    ``block_bytes`` (bar one 2k-customer row of a slice). Both outputs read one
+    scoring pass: pass ``cached`` (a list) to have it persisted there, for the
+    caller to unpersist.
 
     top: item_id, user_key, score, rank (1 = best; ties by user_key);
     reach: item_id, reach (customers with a positive score, over all customers).
@@ -164,35 +171,55 @@ def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factor
     def partition_top(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         ids_, mat_ = bc.value
         n = len(ids_)
-        best_s = np.full((0, n), -np.inf)
-        best_u = np.zeros((0, n), dtype=np.int64)          # positions in the partition's key list
+        if not n:
+            return
+        best_s = np.full((k, n), -np.inf)
+        best_u = np.zeros((k, n), dtype=np.int64)          # positions in the partition's key list
+        filled = 0                                          # rows of best holding customers (all items alike)
         keys: list = []
         positive = np.zeros(n, dtype=np.int64)
-        for pdf in (block for batch in batches if not batch.empty and n for block in row_blocks(batch, n, block_bytes, min_rows=2 * k)):
-            s = _matrix(pdf["factors"]) @ mat_.T                  # (b, n)
-            positive += (s > 0).sum(axis=0)
+        blocks = (b for batch in batches if not batch.empty for b in row_blocks(batch, n, block_bytes, 2 * k))
+        for pdf in blocks:
+            users = _matrix(pdf["factors"])
             pos = np.arange(len(keys), len(keys) + len(pdf), dtype=np.int64)
             keys.extend(pdf["user_key"].tolist())
-            cand_s = np.vstack([best_s, s])
-            cand_u = np.vstack([best_u, np.repeat(pos[:, None], n, axis=1)])
-            keep = min(k, len(cand_s))
-            if keep < len(cand_s):
-                sel = np.argpartition(-cand_s, keep - 1, axis=0)[:keep]
-                best_s = np.take_along_axis(cand_s, sel, axis=0)
-                best_u = np.take_along_axis(cand_u, sel, axis=0)
-            else:
-                best_s, best_u = cand_s, cand_u
-        if not len(best_s):
+            m = filled + len(pdf)
+            keep = min(k, m)
+            width = max(1, block_bytes // (8 * m))
+            for j in range(0, n, width):
+                sl = slice(j, min(n, j + width))
+                s = users @ mat_[sl].T                                   # (b, width)
+                positive[sl] += (s > 0).sum(axis=0)
+                cand_s = np.vstack([best_s[:filled, sl], s])
+                cand_u = np.vstack([best_u[:filled, sl], np.broadcast_to(pos[:, None], s.shape)])
+                if keep < m:
+                    sel = np.argpartition(-cand_s, keep - 1, axis=0)[:keep]
+                    cand_s = np.take_along_axis(cand_s, sel, axis=0)
+                    cand_u = np.take_along_axis(cand_u, sel, axis=0)
+                best_s[:keep, sl], best_u[:keep, sl] = cand_s, cand_u
+            filled = keep
+        if not filled:
             return
         # the partition's cut may split ties at the K-th score: the global window settles them by
         # user_key only among rows that got here, which is exact when scores are distinct
         key_arr = np.asarray(keys, dtype=object)
-        yield pd.DataFrame({"item_id": np.tile(ids_, len(best_s)), "user_key": key_arr[best_u.reshape(-1)],
-                            "score": best_s.reshape(-1),
-                            "positive": pd.array([None] * best_s.size, dtype="Int64")})
+        step = max(1, (1 << 20) // filled)                 # about a million rows per output frame
+        for j in range(0, n, step):
+            sl = slice(j, min(n, j + step))
+            yield pd.DataFrame({"item_id": np.tile(ids_[sl], filled),
+                                "user_key": key_arr[best_u[:filled, sl].reshape(-1)],
+                                "score": best_s[:filled, sl].reshape(-1),
+                                "positive": pd.array([None] * (filled * (sl.stop - j)), dtype="Int64")})
         yield pd.DataFrame({"item_id": ids_, "user_key": None, "score": np.nan, "positive": positive})
 
-    rows = users_df.select("user_key", "factors").mapInPandas(partition_top, _ITEM_TOP)
+    parts = max(1, spark.sparkContext.defaultParallelism)
+    users = users_df.select("user_key", "factors")
+    if users.rdd.getNumPartitions() > parts:
+        users = users.coalesce(parts)
+    rows = users.mapInPandas(partition_top, _ITEM_TOP)
+    if cached is not None:
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(rows)
     order = Window.partitionBy("item_id").orderBy(F.col("score").desc(), F.col("user_key"))
     top = (rows.where(F.col("user_key").isNotNull())
            .withColumn("rank", F.row_number().over(order).cast("int"))
