@@ -330,3 +330,17 @@ def test_top_users_per_item_in_item_slices_matches_a_full_sort(spark):
         [(item, int((scores[:, j] > 0).sum())) for j, item in enumerate("abcdefg")]
     assert len(cached) == 1 and cached[0].is_cached
     cached[0].unpersist()
+
+
+def test_sample_customers_keeps_whole_customers_reproducibly(spark):
+    pairs = spark.createDataFrame([(f"u{u:03d}", f"i{i}") for u in range(200) for i in range(2)],
+                                  "user_key string, item_id string")
+    assert data.sample_customers(pairs, 0, seed=7).count() == 400
+    assert data.sample_customers(pairs, 200, seed=7).count() == 400
+    got = data.sample_customers(pairs, 50, seed=7).groupBy("user_key").count().collect()
+    assert all(r["count"] == 2 for r in got)                # a sampled customer keeps every pair
+    assert 25 <= len(got) <= 75
+    again = data.sample_customers(pairs, 50, seed=7).select("user_key").distinct().collect()
+    assert sorted(r[0] for r in again) == sorted(r["user_key"] for r in got)
+    other = data.sample_customers(pairs, 50, seed=8).select("user_key").distinct().collect()
+    assert sorted(r[0] for r in other) != sorted(r["user_key"] for r in got)

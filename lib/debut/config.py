@@ -213,6 +213,7 @@ class RecommendConf:
     mlp_max_iter: int = 500
     map_exclude_launches: bool = True      # fit the served map without past launches (no leak into item_audience)
     cold_holdout_share: float = 0.2        # evaluation: share of catalog items held out as cold (besides new launches)
+    eval_max_customers: int = 0            # evaluation: a seeded hash sample of this many validation customers; 0 = all
     excluded_statuses: Tuple[str, ...] = ("delisted", "out_of_stock")   # never recommended
     exclude_stockout_suspected: bool = True  # nor items flagged as stocked out on the last day of data
 

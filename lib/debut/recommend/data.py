@@ -66,6 +66,17 @@ def is_hash_selected(col: str, *, share: float, seed: int):
     return bucket < F.lit(int(round(share * HASH_BUCKETS)))
 
 
+def sample_customers(pairs_df: DataFrame, max_customers: int, *, seed: int) -> DataFrame:
+    """``pairs_df`` restricted to a reproducible hash sample of about ``max_customers`` of its
+    customers (all of them when there are no more, or when ``max_customers`` is 0)."""
+    if max_customers <= 0:
+        return pairs_df
+    n = pairs_df.select("user_key").distinct().count()
+    if n <= max_customers:
+        return pairs_df
+    return pairs_df.where(is_hash_selected("user_key", share=max_customers / n, seed=seed))
+
+
 def to_cold_items(catalog_now_df: DataFrame, *, cutoff: dt.date, share: float, seed: int) -> DataFrame:
     """(item_id): catalog items launched on or after ``cutoff``, plus a seeded ``share`` of the others."""
     launched_late = F.col("launch_date").isNotNull() & (F.col("launch_date") >= F.lit(cutoff))

@@ -146,7 +146,8 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
                 .join(cold, on="item_id", how="left_anti"))
     ratings = data.to_ratings(train_ui, user_ids, item_ids, transform=rc.rating_transform).persist(KEEP)
     relevant = data.relevant_pairs(events, start=cutoff, end=run_date,
-                                   event_weights=conf.aggregate.event_weights).persist(KEEP)
+                                   event_weights=conf.aggregate.event_weights)
+    relevant = data.sample_customers(relevant, rc.eval_max_customers, seed=rc.seed).persist(KEEP)
     n_ratings = ratings.count()
     if n_ratings == 0:
         raise ValueError(f"no interactions before the validation cut-off {cutoff} "
