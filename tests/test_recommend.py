@@ -344,3 +344,21 @@ def test_sample_customers_keeps_whole_customers_reproducibly(spark):
     assert sorted(r[0] for r in again) == sorted(r["user_key"] for r in got)
     other = data.sample_customers(pairs, 50, seed=8).select("user_key").distinct().collect()
     assert sorted(r[0] for r in other) != sorted(r["user_key"] for r in got)
+
+
+@pytest.mark.parametrize("cap", [None, 7])
+def test_running_top_over_blocks_equals_a_full_sort(cap):
+    rng = np.random.default_rng(5)
+    uf, mat = rng.normal(size=(300, 4)), rng.normal(size=(11, 4))
+    best = scoring.RunningTop(mat, 5, block_bytes=8 * 40, buffer_entries=cap)
+    for start in range(0, 300, 13):                  # blocks of 13 customers, 1-3 items per slice
+        best.add(uf[start:start + 13], [f"u{i:03d}" for i in range(start, min(300, start + 13))])
+    got = {}
+    for cols, users, scores in best.slices(17):
+        for c, u, s in zip(np.tile(cols, best.filled), users, scores):
+            got.setdefault(int(c), []).append((round(-s, 9), u))
+    scores = uf @ mat.T
+    for j in range(11):
+        want = sorted((round(-scores[i, j], 9), f"u{i:03d}") for i in np.argsort(-scores[:, j])[:5])
+        assert sorted(got[j]) == want
+    assert best.positive.tolist() == (scores > 0).sum(axis=0).tolist()

@@ -147,6 +147,105 @@ def top_items_per_user(users_df: DataFrame, item_ids: Sequence[str], item_factor
     return users_df.select("user_key", "factors").mapInPandas(score, USER_LIST)
 
 
+class RunningTop:
+    """The best ``k`` customers of every item over customer blocks added one at a time.
+
+    Scores are computed for slices of items so that no temporary exceeds
+    ``block_bytes``. Until every item holds k customers, blocks merge densely.
+    After that a new score only matters where it beats the item's k-th best, and
+    a customer drawn at random is in the top k of S seen with probability k/S:
+    such scores go to a buffer of (item, score, customer) entries, merged into
+    the best when it holds ``buffer_entries``. Past a few hundred thousand
+    customers, scoring then costs the matrix product and one comparison per score.
+    """
+
+    def __init__(self, item_factors: np.ndarray, k: int, block_bytes: int = SCORE_BLOCK_BYTES,
+                 buffer_entries: Optional[int] = None):
+        self.mat, self.k, self.block_bytes = item_factors, k, block_bytes
+        n = len(item_factors)
+        self.best_s = np.full((k, n), -np.inf)
+        self.best_u = np.zeros((k, n), dtype=np.int64)        # positions in ``keys``
+        self.kth = np.full(n, -np.inf)                        # each item's k-th best once ``filled == k``
+        self.filled = 0                                       # rows of best holding customers (all items alike)
+        self.keys: list = []
+        self.positive = np.zeros(n, dtype=np.int64)           # customers scoring above zero, per item
+        self.cap = buffer_entries or max(1, block_bytes // 24)
+        self._buf: list = []                                  # (items, scores, customers) arrays
+        self._buffered = 0
+
+    def add(self, users: np.ndarray, keys: Sequence[str]) -> None:
+        k, n, b = self.k, len(self.mat), len(keys)
+        if not b:
+            return
+        pos = np.arange(len(self.keys), len(self.keys) + b, dtype=np.int64)
+        self.keys.extend(keys)
+        full = self.filled == k
+        m = self.filled + b
+        keep = min(k, m)
+        width = max(1, self.block_bytes // (8 * m))
+        for j in range(0, n, width):
+            cols = np.arange(j, min(n, j + width))
+            s = users @ self.mat[cols].T                                  # (b, width)
+            self.positive[cols] += (s > 0).sum(axis=0)
+            if full:
+                r, c = np.nonzero(s > self.kth[cols])
+                if len(r):
+                    self._buf.append((cols[c], s[r, c], pos[r]))
+                    self._buffered += len(r)
+                    if self._buffered >= self.cap:
+                        self._merge_buffer()
+                continue
+            cand_s = np.vstack([self.best_s[:self.filled, cols], s])
+            cand_u = np.vstack([self.best_u[:self.filled, cols], np.broadcast_to(pos[:, None], s.shape)])
+            if keep < m:
+                sel = np.argpartition(-cand_s, keep - 1, axis=0)[:keep]
+                cand_s = np.take_along_axis(cand_s, sel, axis=0)
+                cand_u = np.take_along_axis(cand_u, sel, axis=0)
+            self.best_s[:keep, cols], self.best_u[:keep, cols] = cand_s, cand_u
+            if keep == k:
+                self.kth[cols] = cand_s.min(axis=0)
+        self.filled = keep
+
+    def _merge_buffer(self) -> None:
+        """Merge the buffered entries into the best k of their items, a chunk of items at a time."""
+        if not self._buf:
+            return
+        item = np.concatenate([e[0] for e in self._buf])
+        score = np.concatenate([e[1] for e in self._buf])
+        user = np.concatenate([e[2] for e in self._buf])
+        self._buf, self._buffered = [], 0
+        order = np.argsort(item, kind="stable")
+        item, score, user = item[order], score[order], user[order]
+        touched, start, counts = np.unique(item, return_index=True, return_counts=True)
+        k = self.k
+        rows = max(1, self.block_bytes // (8 * (k + int(counts.max()))))
+        for a in range(0, len(touched), rows):
+            t, st, cn = touched[a:a + rows], start[a:a + rows], counts[a:a + rows]
+            w = int(cn.max())
+            lo, hi = int(st[0]), int(st[-1] + cn[-1])
+            slot = np.arange(lo, hi) - np.repeat(st, cn)                 # place within its item
+            row = np.repeat(np.arange(len(t)), cn)
+            cand_s = np.full((len(t), k + w), -np.inf)
+            cand_u = np.zeros((len(t), k + w), dtype=np.int64)
+            cand_s[:, :k], cand_u[:, :k] = self.best_s[:, t].T, self.best_u[:, t].T
+            cand_s[row, k + slot], cand_u[row, k + slot] = score[lo:hi], user[lo:hi]
+            sel = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
+            new_s = np.take_along_axis(cand_s, sel, axis=1)
+            self.best_s[:, t] = new_s.T
+            self.best_u[:, t] = np.take_along_axis(cand_u, sel, axis=1).T
+            self.kth[t] = new_s.min(axis=1)
+
+    def slices(self, rows: int) -> Iterator[tuple]:
+        """(item positions, user keys, scores) in slices of about ``rows`` rows, row-major (rank-free)."""
+        self._merge_buffer()
+        key_arr = np.asarray(self.keys, dtype=object)
+        n, f = len(self.mat), self.filled
+        step = max(1, rows // max(1, f))
+        for j in range(0, n, step):
+            cols = np.arange(j, min(n, j + step))
+            yield cols, key_arr[self.best_u[:f, cols].reshape(-1)], self.best_s[:f, cols].reshape(-1)
+
+
 def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factors: np.ndarray, *,
                        k: int, block_bytes: int = SCORE_BLOCK_BYTES, cached: Optional[list] = None):
     """(top, reach) for every item: its ``k`` best customers and how many score above zero.
@@ -170,47 +269,20 @@ def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factor
 
     def partition_top(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         ids_, mat_ = bc.value
-        n = len(ids_)
-        if not n:
+        if not len(ids_):
             return
-        best_s = np.full((k, n), -np.inf)
-        best_u = np.zeros((k, n), dtype=np.int64)          # positions in the partition's key list
-        filled = 0                                          # rows of best holding customers (all items alike)
-        keys: list = []
-        positive = np.zeros(n, dtype=np.int64)
-        blocks = (b for batch in batches if not batch.empty for b in row_blocks(batch, n, block_bytes, 2 * k))
-        for pdf in blocks:
-            users = _matrix(pdf["factors"])
-            pos = np.arange(len(keys), len(keys) + len(pdf), dtype=np.int64)
-            keys.extend(pdf["user_key"].tolist())
-            m = filled + len(pdf)
-            keep = min(k, m)
-            width = max(1, block_bytes // (8 * m))
-            for j in range(0, n, width):
-                sl = slice(j, min(n, j + width))
-                s = users @ mat_[sl].T                                   # (b, width)
-                positive[sl] += (s > 0).sum(axis=0)
-                cand_s = np.vstack([best_s[:filled, sl], s])
-                cand_u = np.vstack([best_u[:filled, sl], np.broadcast_to(pos[:, None], s.shape)])
-                if keep < m:
-                    sel = np.argpartition(-cand_s, keep - 1, axis=0)[:keep]
-                    cand_s = np.take_along_axis(cand_s, sel, axis=0)
-                    cand_u = np.take_along_axis(cand_u, sel, axis=0)
-                best_s[:keep, sl], best_u[:keep, sl] = cand_s, cand_u
-            filled = keep
-        if not filled:
+        best = RunningTop(mat_, k, block_bytes)
+        for batch in batches:
+            for pdf in (row_blocks(batch, len(ids_), block_bytes, 2 * k) if not batch.empty else ()):
+                best.add(_matrix(pdf["factors"]), pdf["user_key"].tolist())
+        if not best.filled:
             return
         # the partition's cut may split ties at the K-th score: the global window settles them by
         # user_key only among rows that got here, which is exact when scores are distinct
-        key_arr = np.asarray(keys, dtype=object)
-        step = max(1, (1 << 20) // filled)                 # about a million rows per output frame
-        for j in range(0, n, step):
-            sl = slice(j, min(n, j + step))
-            yield pd.DataFrame({"item_id": np.tile(ids_[sl], filled),
-                                "user_key": key_arr[best_u[:filled, sl].reshape(-1)],
-                                "score": best_s[:filled, sl].reshape(-1),
-                                "positive": pd.array([None] * (filled * (sl.stop - j)), dtype="Int64")})
-        yield pd.DataFrame({"item_id": ids_, "user_key": None, "score": np.nan, "positive": positive})
+        for cols, users, scores in best.slices(1 << 20):
+            yield pd.DataFrame({"item_id": np.tile(ids_[cols], best.filled), "user_key": users, "score": scores,
+                                "positive": pd.array([None] * len(scores), dtype="Int64")})
+        yield pd.DataFrame({"item_id": ids_, "user_key": None, "score": np.nan, "positive": best.positive})
 
     parts = max(1, spark.sparkContext.defaultParallelism)
     users = users_df.select("user_key", "factors")
