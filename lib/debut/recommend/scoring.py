@@ -253,9 +253,8 @@ def top_users_per_item(users_df: DataFrame, item_ids: Sequence[str], item_factor
     Customers are coalesced to the cluster's parallelism first: each partition
     sends k rows per item to the final window, so the shuffle grows with
     partitions x k x items, not with customers. Within a partition, blocks of at
-    least 2k customers are scored against slices of items and merged into the
-    running (k x items) best slice by slice, so no temporary exceeds
-    ``block_bytes`` (bar one 2k-customer row of a slice). Both outputs read one
+    least 2k customers go to a ``RunningTop`` (which bounds its temporaries by
+    ``block_bytes``). Both outputs read one
     scoring pass: pass ``cached`` (a list) to have it persisted there, for the
     caller to unpersist.
 
