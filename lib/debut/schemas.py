@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from pyspark.sql import types as T
+from debut.core.quantiles import quantile_name  # noqa: F401 - re-exported
 
 EVENT_TYPES = ("view", "cart", "purchase", "search")
 CHANNELS = ("web", "app", "store")
@@ -367,9 +368,6 @@ NEIGHBOUR = T.StructType([
 METHODS = ("blend", "knn_only", "category_fallback")
 
 
-def quantile_name(q: float) -> str:
-    """0.1 -> 'p10', 0.975 -> 'p97_5'."""
-    return "p" + f"{round(q * 100, 6):g}".replace(".", "_")
 
 
 def launch_forecast_schema(quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> T.StructType:
