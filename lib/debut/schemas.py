@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from pyspark.sql import types as T
+
 from debut.core.quantiles import quantile_name  # noqa: F401 - re-exported
 
 EVENT_TYPES = ("view", "cart", "purchase", "search")
