@@ -35,6 +35,7 @@ setup(
         "pandas>=1.5,<3",
         "pyarrow>=10,<15",
         "scipy>=1.10",
+        "pydantic>=2.5,<3",
     ],
     extras_require={
         "spark": ["pyspark>=3.5,<3.6", "delta-spark>=3.2,<3.4"],
