@@ -429,7 +429,7 @@ class EvaluateConf(Section):
     step_days: int = Field(14, ge=1)
     k: int = Field(10, ge=1)
     report_dpi: int = 90
-    max_report_candidates: int = 40        # candidates explained per category in the report
+    max_report_candidates: int = Field(40, ge=1)   # plan rows per page in the report (every candidate is listed)
     play_forward_seed: int = 0             # 0: the simulator's own seed for the closed-loop replay
 
 
