@@ -248,3 +248,14 @@ def test_base_yaml_and_model_defaults_agree_exactly():
     defaults.pop("env")                            # set by --env, never in a file
     assert base == defaults
     assert len(flatten(base)) == len(flatten(defaults)) > 170
+
+
+def test_every_conf_attribute_used_in_the_library_exists():
+    import pathlib
+    import re
+
+    lib = pathlib.Path(__file__).resolve().parents[1] / "lib" / "debut"
+    used = {m for path in lib.rglob("*.py") for m in re.findall(r"\bconf\.([a-z_]+)\.([a-z_]+)\b", path.read_text())}
+    conf = Config()
+    missing = sorted(f"{s}.{k}" for s, k in used if not hasattr(getattr(conf, s, None), k))
+    assert len(used) > 40 and missing == []

@@ -283,7 +283,7 @@ class DeepConf(Section):
     sequence_model_name: str = "debut_sequence"
     demand_model_name: str = "debut_demand"
     tasks: Tuple[TaskName, ...] = ("ctr", "sequence", "demand")   # what the train_deep job trains
-    ctr_negatives: int = 4                 # sampled non-purchased items per purchase in the CTR set
+    ctr_negatives: int = 4                 # sampled non-purchased items per purchase (popularity + 1 weighted, same window)
     holdout_days: int = Field(14, ge=1)    # time-based holdout for the printed AUC / top-k metrics
     train_windows: int = Field(3, ge=1)    # ctr/sequence: label windows of holdout_days before the holdout
     context_days: int = Field(28, ge=1)    # demand: days of category history before a launch in category_context
@@ -305,7 +305,7 @@ class RecommendConf(Section):
     reg_param: float = 1.0
     alpha: float = 1.0                     # implicit-feedback confidence scale
     max_iter: int = Field(10, ge=1)
-    grid_ranks: Tuple[int, ...] = (8, 16)  # small grid on a time-based validation split
+    grid_ranks: Tuple[int, ...] = (8, 16)  # small grid on a time-based validation split (demo: low alpha, strong regularisation win)
     grid_reg_params: Tuple[float, ...] = (0.1, 1.0)
     grid_alphas: Tuple[float, ...] = (1.0, 4.0)
     validation_days: int = Field(14, ge=1)   # interactions in the last N days before run_date validate
@@ -349,7 +349,7 @@ class ForecastConf(Section):
     knn_temperature: float = Field(0.1, gt=0)   # neighbour weights: softmax(similarity / temperature)
     price_adjust: bool = True              # scale neighbours' units by (price ratio)^elasticity learned on launches
     max_elasticity: float = Field(3.0, ge=0)   # |elasticity| is clipped to this
-    use_content: bool = True               # component (4): ridge of catalog items' sales rate on attributes
+    use_content: bool = True               # component (4): ridge of catalog items' sales rate on attributes (needs silver.item_daily)
     content_ridge_alpha: float = Field(3.0, gt=0)
     content_min_items: int = 20            # fewer catalog items in a category: pooled model
     cv_folds: int = Field(10, ge=2)        # folds of the out-of-sample predictions behind weights and calibration
@@ -382,7 +382,7 @@ class OptimizeConf(Section):
     time_limit_s: float = Field(20.0, gt=0)
     mip_gap: float = Field(0.01, ge=0)
     seed: int = 7
-    formulation: Literal["auto", "piecewise", "scenario"] = "auto"   # piecewise: risk neutral, exact SAA; scenario: sales per scenario
+    formulation: Literal["auto", "piecewise", "scenario"] = "auto"   # auto | piecewise (risk neutral, exact SAA) | scenario (needed for risk_weight > 0)
     risk_scenario_vars: int = Field(5000, ge=1)   # scenario formulation: at most this many sales variables per category
     print_limit: int = Field(50, ge=0)     # categories printed by the job (totals always printed)
 
