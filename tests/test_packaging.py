@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import yaml
 
@@ -32,3 +34,12 @@ def test_every_available_job_has_a_spark_submit_entry_point():
 def test_jobs_command_lists_available_jobs(capsys):
     assert main(["jobs"]) == 0
     assert capsys.readouterr().out.split() == available_jobs()
+
+
+def test_build_ships_conf_and_report_templates(tmp_path):
+    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path)], cwd=ROOT,
+                   check=True, capture_output=True)
+    templates = os.path.join(ROOT, "lib", "debut", "report", "templates")
+    for name in sorted(os.listdir(templates)):
+        assert os.path.isfile(tmp_path / "debut" / "report" / "templates" / name), name
+    assert (tmp_path / "debut" / "_conf" / "base.yaml").read_text() == open(os.path.join(ROOT, "conf", "base.yaml")).read()

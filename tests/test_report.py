@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
@@ -34,6 +35,111 @@ def test_headline_prefers_the_warm_slice():
                       columns=["component", "metric", "slice", "value"])
     h = build.headline(ev)
     assert (h["ndcg@10_warm"], h["profit_pct_oracle"], h["backtest_wape"], h["forecast_wape"]) == (0.3, 81.5, 0.4, None)
+
+
+class _Page(HTMLParser):
+    """Rows of the plan section's tables and the summary tiles, as a browser would see their text."""
+
+    def __init__(self):
+        super().__init__()
+        self.section, self.rows, self.tiles, self.headings = None, [], [], []
+        self._cell, self._tile, self._h3 = None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.section = a.get("id")
+        elif tag == "tr" and self.section == "plan":
+            self.rows.append([])
+        elif tag in ("td", "th") and self.section == "plan":
+            self._cell = []
+        elif tag == "div" and "kpi" in (a.get("class") or "").split():
+            self._tile = []
+        elif tag == "h3" and self.section == "plan":
+            self._h3 = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "div" and self._tile is not None:
+            self.tiles.append(" ".join(self._tile))
+            self._tile = None
+        elif tag == "h3" and self._h3 is not None:
+            self.headings.append("".join(self._h3))
+            self._h3 = None
+
+    def handle_data(self, data):
+        for part in (self._cell, self._tile, self._h3):
+            if part is not None:
+                part.append(data)
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def _plan_frames(n: int, title=lambda i: f"item {i}", category="uncategorised"):
+    plan = pd.DataFrame({"plan_date": RUN, "category": category, "candidate_id": [f"C{i:03d}" for i in range(n)],
+                         "launch": [i < 2 for i in range(n)], "quantity": [30 if i < 2 else 0 for i in range(n)],
+                         "expected_profit": [100.0 - i for i in range(n)], "profit_p10": -5.0,
+                         "stockout_prob": 0.2, "margin_rate": 0.4, "reason": "negative expected profit",
+                         "decision_rank": range(1, n + 1)})
+    fc = pd.DataFrame({"candidate_id": plan["candidate_id"], "category": category,
+                       "title": [title(i) for i in range(n)], "p10": 2.0, "p50": 5.0, "p90": 9.0,
+                       "neighbours": [[{"item_id": "I1", "title": title(i), "similarity": 0.5, "units": 3.0}]
+                                      for i in range(n)]})
+    return {"plan": plan, "forecast": fc}
+
+
+def test_candidate_title_is_escaped_everywhere():
+    evil = "<script>alert(1)</script>"
+    d = _plan_frames(1, title=lambda i: evil, category="<b>bags</b>")
+    d["segment_mix"] = pd.DataFrame({"candidate_id": ["C000"], "segment": [0], "share": [1.0]})
+    d["segments"] = pd.DataFrame({"segment": [0], "label": [evil], "size": [1], "share": [1.0],
+                                  "top_categories": [["x"]]})
+    text = build.render(d, RUN, RUN)
+    assert "<script" not in text and "<b>bags" not in text
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4    # title, neighbour, audience, segments table
+    row = _parse(text).rows[1]
+    assert row[1] == evil and row[-2] == f"{evil} (3 units, sim 0.50)" and row[-1] == f"{evil} 100%"
+
+
+def test_plan_table_lists_every_row_of_a_plan_larger_than_a_page():
+    text = build.render(_plan_frames(110), RUN, RUN, page_rows=40)
+    page = _parse(text)
+    body = [r for r in page.rows if r and r[0].startswith("C")]
+    assert [r[0] for r in body] == [f"C{i:03d}" for i in range(110)]        # launched first, then by rank
+    assert page.headings == ["uncategorised: 2 launched of 110"]
+    assert "All 110 rows, 40 per page in 3 pages" in text
+    assert [m for m in re.findall(r"<summary>([^<]*)</summary>", text)] == [
+        "rows 1-40 of 110", "rows 41-80 of 110", "rows 81-110 of 110"]
+
+
+def test_plan_of_one_page_has_no_pager():
+    text = build.render(_plan_frames(3), RUN, RUN, page_rows=40)
+    assert "<details" not in text and len([r for r in _parse(text).rows if r and r[0].startswith("C")]) == 3
+
+
+def test_plan_status_rows_become_notes_not_candidates():
+    d = _plan_frames(2)
+    status = d["plan"].iloc[[0]].assign(candidate_id=None, launch=False, solver_status="infeasible",
+                                        reason="budget below the minimum order")
+    d["plan"] = pd.concat([d["plan"], status], ignore_index=True)
+    text = build.render(d, RUN, RUN)
+    assert "uncategorised: infeasible: budget below the minimum order" in text
+    assert _parse(text).headings == ["uncategorised: 2 launched of 2"]
+
+
+def test_empty_summary_tile_says_why():
+    ev = pd.DataFrame([("forecast", "wape", "blend", 0.4)], columns=["component", "metric", "slice", "value"])
+    tiles = _parse(build.render({**_plan_frames(3), "evaluation": ev}, RUN, RUN)).tiles
+    assert tiles[0] == ("Plan profit, % of oracle n/a no simulator truth: profit vs oracle needs evaluate "
+                        "on later sales")
+    assert tiles[2] == "Forecast WAPE, backtest 0.40"
+    assert all(" - " not in t and not t.endswith("-") for t in tiles)
 
 
 # ------------------------------------------------------------- the job on Delta tables

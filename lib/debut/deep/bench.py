@@ -13,7 +13,6 @@ Everything is written under a temporary directory, removed at the end.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import shutil
 import statistics
@@ -98,14 +97,12 @@ def loader_throughput(spark, conf, deep, df, steps: int, repeats: int = 3) -> Di
 
 
 def horovod_epoch_seconds(spark, conf, deep, df, num_proc: int) -> Dict[str, float]:
-    import dataclasses
-
     from debut.deep.data import converters, min_shard_rows, steps_per_epoch, val_steps
     from debut.deep.loop import TrainJob
     from debut.deep.tasks import get_task, validate_input
     from debut.deep.train import run_distributed
 
-    deep = dataclasses.replace(deep, num_proc=num_proc, patience=deep.epochs + 1, min_delta=-1e9)
+    deep = deep.replace(num_proc=num_proc, patience=deep.epochs + 1, min_delta=-1e9)
     clean, dims, _ = validate_input(df, get_task("ctr"), deep)
     train_df, val_df = clean.randomSplit([0.9, 0.1], seed=deep.seed)
     with converters(spark, conf, deep, {"train": train_df, "val": val_df}) as conv:
@@ -147,7 +144,7 @@ def main(argv=None) -> int:
                                             "spark.ui_enabled": False})
     deep = DeepConf(batch_size=args.batch_size, epochs=args.epochs)
     if args.shuffle_buffer is not None:
-        deep = dataclasses.replace(deep, shuffle_buffer=args.shuffle_buffer)
+        deep = deep.replace(shuffle_buffer=args.shuffle_buffer)
     spark = get_spark(conf, app_name="debut-deep-bench")
     try:
         path = os.path.join(root, "data", "bench_ctr")

@@ -117,7 +117,7 @@ def train(spark: SparkSession, conf: Config, df: DataFrame, task: str, *,
         train_rows = min_shard_rows(conv["train"], deep.num_proc)
         val_rows = min_shard_rows(conv["val"], deep.num_proc)
         batch = effective_batch_size(train_rows, deep)
-        job = TrainJob(task=task, dims=dict(model_dims), deep=dataclasses.replace(deep, batch_size=batch),
+        job = TrainJob(task=task, dims=dict(model_dims), deep=deep.replace(batch_size=batch),
                        train_converter=conv["train"], val_converter=conv["val"],
                        steps_per_epoch=steps_per_epoch(train_rows, batch), val_steps=val_steps(val_rows, batch))
         counts.update({"train_rows": len(conv["train"]), "val_rows": len(conv["val"]),

@@ -12,7 +12,6 @@ model is installed. Output: the columns of gold.launch_forecast, as Parquet
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -135,7 +134,7 @@ def run_file(spark: SparkSession, conf: Config, run_date: dt.date, history_path:
     if weeks is not None:
         if weeks < 1:
             raise ConfigError(f"--weeks must be >= 1, got {weeks}")
-        conf = dataclasses.replace(conf, forecast=dataclasses.replace(conf.forecast, horizon_weeks=weeks))
+        conf = conf.replace(**{"forecast.horizon_weeks": weeks})
     history = history_frame(read_table(spark, history_path).toPandas(), history_path)
     cands = candidates_frame(read_table(spark, candidates_path).toPandas(), candidates_path)
     emb = inputs.embed_titles(pd.concat([history.drop_duplicates("item_id")[["item_id", "title"]],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -35,57 +35,21 @@ REQUIRED_COLUMNS = ("plan_date", "category", "candidate_id", "price", "unit_cost
                     "quantile_levels", "quantile_units")
 
 
-_D = OptimizeConf()                        # one source of defaults: conf.optimize
+# The optimizer's parameters are conf.optimize itself: a frozen pydantic model that
+# pickles, so applyInPandas ships it as is. ``Params.of(conf)`` takes a Config,
+# an OptimizeConf or a mapping of its keys.
+Params = OptimizeConf
 
 
-@dataclass(frozen=True)
-class Params:
-    """conf.optimize as a plain, picklable value (Spark ships it to the Python workers)."""
-    category_budget: float = _D.category_budget
-    budgets: Dict[str, float] = field(default_factory=dict)
-    max_launches: int = _D.max_launches
-    launch_cost: float = _D.launch_cost
-    salvage_rate: float = _D.salvage_rate
-    min_order_qty: int = _D.min_order_qty
-    max_per_subcategory: int = _D.max_per_subcategory
-    min_per_price_band: int = _D.min_per_price_band
-    scenarios: int = _D.scenarios
-    cvar_alpha: float = _D.cvar_alpha
-    risk_weight: float = _D.risk_weight
-    satisfaction_weight: float = _D.satisfaction_weight
-    time_limit_s: float = _D.time_limit_s
-    mip_gap: float = _D.mip_gap
-    seed: int = _D.seed
-    formulation: str = _D.formulation
-    risk_scenario_vars: int = _D.risk_scenario_vars
-
-    @classmethod
-    def of(cls, conf: Any) -> "Params":
-        """From a Config, an OptimizeConf, a mapping of overrides, or Params."""
-        if isinstance(conf, Params):
-            return conf
-        section = getattr(conf, "optimize", conf)
-        names = [f.name for f in fields(cls)]
-        if isinstance(section, Mapping):
-            values = {k: section[k] for k in names if k in section}
-        else:
-            values = {k: getattr(section, k) for k in names if hasattr(section, k)}
-        if "budgets" in values:
-            values["budgets"] = {str(k): float(v) for k, v in dict(values["budgets"]).items()}
-        return cls(**values)
-
-    def budget(self, category: str) -> float:
-        return float(self.budgets.get(category, self.category_budget))
-
-    def min_qty(self, row: Mapping[str, Any]) -> float:
-        """Least stock of a launch: conf's minimum order, the candidate's own (an optional
-        ``min_order_qty`` input column) when larger, and at least one unit."""
-        own = row.get("min_order_qty")
-        return float(max(self.min_order_qty, 1, int(own) if _finite(own) else 0))
+def _min_qty(p: Params, row: Mapping[str, Any]) -> float:
+    """Least stock of a launch: conf's minimum order, the candidate's own (an optional
+    ``min_order_qty`` input column) when larger, and at least one unit."""
+    own = row.get("min_order_qty")
+    return float(max(p.min_order_qty, 1, int(own) if _finite(own) else 0))
 
 
 def make_udf(conf: Any):
-    """The applyInPandas function for ``conf`` (closes over plain Params only)."""
+    """The applyInPandas function for ``conf`` (closes over conf.optimize only)."""
     params = Params.of(conf)
 
     def fn(pdf: pd.DataFrame) -> pd.DataFrame:
@@ -187,7 +151,7 @@ def _problem(ok: List[_Cand], p: Params, budget: float, scen: List[np.ndarray]) 
     price = np.array([float(c.row["price"]) for c in ok])
     cost = np.array([float(c.row["unit_cost"]) for c in ok])
     return Problem(price=price, unit_cost=cost, salvage=p.salvage_rate * cost, scenarios=scen,
-                   launch_cost=p.launch_cost, min_qty=np.array([p.min_qty(c.row) for c in ok]), budget=budget, max_launches=p.max_launches,
+                   launch_cost=p.launch_cost, min_qty=np.array([_min_qty(p, c.row) for c in ok]), budget=budget, max_launches=p.max_launches,
                    limits=_limits(ok, p), satisfaction_weight=p.satisfaction_weight,
                    risk_weight=p.risk_weight, cvar_alpha=p.cvar_alpha)
 

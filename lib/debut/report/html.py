@@ -1,30 +1,28 @@
-"""Self-contained HTML: inline CSS, plots as base64 PNG (matplotlib Agg), no external URL."""
+"""The report's blocks as plain data, rendered by the Jinja2 templates in ``templates/`` (autoescape on).
+
+Sections are lists of blocks (text, note, heading, table, plot, kpis, paged);
+no HTML is written here, so every value from a table reaches the page escaped.
+Plots are base64 PNGs (matplotlib Agg) and the CSS is inline: no external URL.
+"""
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import io as _io
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+import jinja2
 import numpy as np
 import pandas as pd
 
-CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#1d2330;max-width:1280px}
-h1{font-size:24px;margin-bottom:4px} h2{font-size:19px;border-bottom:2px solid #d9dee8;padding-bottom:4px;margin-top:32px}
-h3{font-size:15px;margin:18px 0 6px} .muted{color:#6b7385;font-size:13px}
-table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px;width:100%}
-th,td{border:1px solid #d9dee8;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f1f4f9} td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.launch td{background:#f3fbf4} .note{background:#fff8e5;border:1px solid #f0d58a;padding:6px 10px;font-size:13px}
-.kpis{display:flex;gap:12px;flex-wrap:wrap} .kpi{border:1px solid #d9dee8;border-radius:6px;padding:8px 14px;min-width:150px}
-.kpi b{display:block;font-size:20px} img{max-width:100%;border:1px solid #eef1f6;margin:6px 0}
-nav a{margin-right:10px;font-size:13px;color:#2b5fb3;text-decoration:none}
-"""
+Block = Dict[str, Any]
 
 
-def esc(value) -> str:
-    return html.escape("" if value is None else str(value))
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """Templates shipped as package data (debut/report/templates), every ``{{ value }}`` escaped."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("debut.report", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def fmt(value, digits: Optional[int] = None) -> str:
@@ -49,46 +47,71 @@ def pct(value, digits: int = 0) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{100 * value:.{digits}f}%"
 
 
-def table(df: pd.DataFrame, columns: Optional[Sequence[str]] = None, row_class=None, raw: Iterable[str] = ()) -> str:
-    """An HTML table of df; numbers right-aligned; columns in ``raw`` are inserted unescaped (already HTML)."""
+def _cell(value: Any, as_lines: bool) -> Dict[str, Any]:
+    if as_lines:
+        lines = [] if value is None or (isinstance(value, float) and np.isnan(value)) else \
+            [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+        return {"lines": lines or ["-"], "num": False, "text": ""}
+    is_num = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return {"lines": None, "num": is_num, "text": fmt(value)}
+
+
+def table(df: pd.DataFrame, columns: Optional[Sequence[str]] = None,
+          row_class: Optional[Callable[[Dict[str, Any]], str]] = None, lines: Iterable[str] = (),
+          caption: str = "") -> Block:
+    """A table block of df; numbers right-aligned; a ``lines`` column holds a list of texts, one per line."""
     columns = list(columns or df.columns)
-    raw = set(raw)
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    rows: List[str] = []
-    for rec in df.to_dict("records"):
-        cls = f' class="{row_class(rec)}"' if row_class and row_class(rec) else ""
-        cells = []
-        for c in columns:
-            v = rec.get(c)
-            if c in raw:
-                cells.append(f"<td>{'' if v is None else v}</td>")
-            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
-                cells.append(f'<td class="num">{fmt(v)}</td>')
-            else:
-                cells.append(f"<td>{esc(fmt(v))}</td>")
-        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    lines = set(lines)
+    rows = [{"cls": (row_class(rec) if row_class else "") or "",
+             "cells": [_cell(rec.get(c), c in lines) for c in columns]}
+            for rec in df.to_dict("records")]
+    return {"kind": "table", "columns": columns, "rows": rows, "caption": caption}
 
 
-def note(text: str) -> str:
-    return f'<p class="note">{esc(text)}</p>'
+def paged(title: str, df: pd.DataFrame, page_rows: int, **table_args: Any) -> Block:
+    """Every row of df as tables of ``page_rows`` rows, with the count stated (never cut)."""
+    page_rows = max(1, int(page_rows))
+    pages = [{"first": start + 1, "last": min(start + page_rows, len(df)),
+              "table": table(df.iloc[start:start + page_rows], **table_args)}
+             for start in range(0, max(len(df), 1), page_rows)]
+    return {"kind": "paged", "title": title, "total": len(df), "page_rows": page_rows, "pages": pages}
 
 
-def png(fig, dpi: int) -> str:
-    """Embed a matplotlib figure as a base64 PNG <img> and close it."""
+def text(value: str) -> Block:
+    """A muted explanatory paragraph."""
+    return {"kind": "text", "text": value}
+
+
+def para(value: str) -> Block:
+    return {"kind": "para", "text": value}
+
+
+def note(value: str) -> Block:
+    return {"kind": "note", "text": value}
+
+
+def heading(value: str) -> Block:
+    return {"kind": "heading", "text": value}
+
+
+def kpis(tiles: Sequence[Dict[str, Optional[str]]]) -> Block:
+    """Summary tiles: {label, value, why}; a tile without a value shows why."""
+    return {"kind": "kpis", "tiles": [{"label": t["label"], "value": t.get("value"), "why": t.get("why") or ""}
+                                      for t in tiles]}
+
+
+def png(fig, dpi: int, alt: str = "plot") -> Block:
+    """A matplotlib figure as a base64 PNG block; closes the figure."""
     import matplotlib.pyplot as plt
 
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="plot" src="data:image/png;base64,{data}"/>'
+    return {"kind": "plot", "alt": alt, "data": base64.b64encode(buf.getvalue()).decode("ascii")}
 
 
 def page(title: str, subtitle: str, sections: Sequence[tuple]) -> str:
-    """sections: (anchor, heading, body html)."""
-    nav = "".join(f'<a href="#{a}">{esc(h)}</a>' for a, h, _ in sections)
-    body = "".join(f'<section id="{a}"><h2>{esc(h)}</h2>{b}</section>' for a, h, b in sections)
-    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><p class=\"muted\">{esc(subtitle)}</p>"
-            f"<nav>{nav}</nav>{body}</body></html>")
+    """sections: (anchor, heading, blocks)."""
+    return environment().get_template("report.html.j2").render(
+        title=title, subtitle=subtitle,
+        sections=[{"anchor": a, "heading": h, "blocks": list(b)} for a, h, b in sections])

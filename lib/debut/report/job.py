@@ -115,7 +115,7 @@ def run(spark: SparkSession, conf: Config, run_date) -> str:
     run_date = _as_date(run_date)
     d = gather(spark, conf, run_date)
     plan_date = d.pop("_plan_date")
-    text = render(d, run_date, plan_date, dpi=conf.evaluate.report_dpi, max_rows=conf.evaluate.max_report_candidates)
+    text = render(d, run_date, plan_date, dpi=conf.evaluate.report_dpi, page_rows=conf.evaluate.max_report_candidates)
     path = report_path(conf, run_date)
     write_report(text, path)
     print(f"[report] {path} ({len(text) / 1024:.0f} KiB)", flush=True)
