@@ -21,6 +21,7 @@ from debut.core.quantiles import quantile_name  # noqa: F401 - re-exported
 EVENT_TYPES = ("view", "cart", "purchase", "search")
 CHANNELS = ("web", "app", "store")
 ORDER_STATUSES = ("completed", "cancelled", "returned")
+COMPLETED, CANCELLED, RETURNED = ORDER_STATUSES   # cancelled lines never count as purchases
 ITEM_ATTRIBUTES = ("colour", "material", "style")
 
 # ----------------------------------------------------------------- landing

@@ -35,7 +35,11 @@ from pyspark.sql import functions as F
 
 from debut import io
 from debut.config import Config
+from debut.core.catalog import to_latest_snapshot
+from debut.core.dates import lit_date
+from debut.core.user_item import to_user_item_as_of
 from debut.recommend import als, coldstart, data, metrics, scoring
+from debut.recommend.audience import audience_segment_mix, to_item_audience, to_launch_audience
 
 JOB = "train_als"
 KEEP = StorageLevel.MEMORY_AND_DISK
@@ -45,18 +49,12 @@ def _log(msg: str) -> None:
     print(f"[{JOB}] {msg}", flush=True)
 
 
-def _lit_date(d: dt.date):
-    return F.lit(d.isoformat()).cast("date")
-
-
 # ------------------------------------------------------------------ driver-side item data (catalog-bounded)
 def load_items(spark: SparkSession, conf: Config, run_date: dt.date) -> pd.DataFrame:
     """gold.item_features content columns plus the latest catalog status and launch date, sorted by item_id."""
-    from debut.features.common import latest_catalog
-
     feats = io.read(spark, conf, "gold.item_features").select(
         *coldstart.CONTENT_COLUMNS, "is_candidate", "plan_date", "category")
-    cat = latest_catalog(io.read(spark, conf, "bronze.catalog"), run_date=run_date).select(
+    cat = to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=run_date).select(
         "item_id", F.col("status").alias("catalog_status"), "launch_date")
     pdf = feats.join(cat, on="item_id", how="left").toPandas()
     return pdf.sort_values("item_id").reset_index(drop=True)
@@ -72,7 +70,7 @@ def stocked_out_items(spark: SparkSession, conf: Config, run_date: dt.date) -> s
     """Items flagged is_stockout_suspected on the last day silver.item_daily holds before run_date."""
     if not io.exists(spark, conf, "silver.item_daily"):
         return set()
-    daily = io.read(spark, conf, "silver.item_daily").where(F.col("date") < _lit_date(run_date))
+    daily = io.read(spark, conf, "silver.item_daily").where(F.col("date") < lit_date(run_date))
     last = daily.agg(F.max("date")).first()[0]
     if last is None:
         return set()
@@ -136,10 +134,8 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
     ks = sorted(set(rc.eval_k))
     max_k = max(ks)
     cutoff = run_date - dt.timedelta(days=rc.validation_days)
-    from debut.features.common import latest_catalog
-    from debut.features.profile import to_user_item_as_of
 
-    catalog_now = latest_catalog(io.read(spark, conf, "bronze.catalog"), run_date=run_date)
+    catalog_now = to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=run_date)
     cold = data.to_cold_items(catalog_now, cutoff=cutoff, share=rc.cold_holdout_share, seed=rc.seed)
     train_ui = (to_user_item_as_of(events, as_of=cutoff, event_weights=conf.aggregate.event_weights,
                                    half_life_days=conf.aggregate.decay_half_life_days)
@@ -281,43 +277,10 @@ def print_metrics(out: Dict[tuple, float], ks) -> None:
 
 
 # ------------------------------------------------------------------ outputs
-def to_launch_audience(top: DataFrame, profile: DataFrame, *, plan_date: dt.date) -> DataFrame:
-    """gold.launch_audience rows from top_users_per_item output restricted to candidates."""
-    return (top.join(profile.select("user_key", "segment"), on="user_key", how="left")
-            .select(F.col("item_id").alias("candidate_id"), _lit_date(plan_date).alias("plan_date"),
-                    "user_key", F.col("score").cast("double"), F.col("rank").cast("int"),
-                    F.col("segment").cast("int")))
-
-
-def to_item_audience(top: DataFrame, reach: DataFrame, profile: DataFrame, item_flags: DataFrame, *,
-                     as_of: dt.date) -> DataFrame:
-    """gold.item_audience: per item the top-K score sum and mean, reach, top segment and its share."""
-    from pyspark.sql.window import Window
-
-    seg = top.join(profile.select("user_key", "segment"), on="user_key", how="left")
-    per_seg = seg.where(F.col("segment").isNotNull()).groupBy("item_id", "segment").agg(F.count(F.lit(1)).alias("n"))
-    first = Window.partitionBy("item_id").orderBy(F.col("n").desc(), F.col("segment"))
-    top_seg = (per_seg.withColumn("_r", F.row_number().over(first)).where(F.col("_r") == 1)
-               .select("item_id", F.col("segment").alias("top_segment"), F.col("n").alias("_seg_n")))
-    agg = top.groupBy("item_id").agg(F.sum("score").alias("audience_score_sum"),
-                                     F.avg("score").alias("audience_score_mean"),
-                                     F.count(F.lit(1)).alias("_n"))
-    return (item_flags.join(agg, on="item_id", how="left").join(reach, on="item_id", how="left")
-            .join(top_seg, on="item_id", how="left")
-            .select("item_id", F.col("is_candidate").cast("boolean"),
-                    F.coalesce(F.col("audience_score_sum"), F.lit(0.0)).alias("audience_score_sum"),
-                    F.col("audience_score_mean").cast("double"),
-                    F.coalesce(F.col("reach"), F.lit(0)).cast("long").alias("audience_reach"),
-                    F.col("top_segment").cast("int"),
-                    (F.col("_seg_n") / F.col("_n")).cast("double").alias("top_segment_share"),
-                    _lit_date(as_of).alias("as_of_date")))
-
-
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, object]:
     import mlflow
 
     from debut import tracking
-    from debut.features.segments import audience_segment_mix
 
     rc = conf.recommend
     events = io.read(spark, conf, "bronze.events")
@@ -365,7 +328,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
             rows = [(i, [float(x) for x in warm_mat[k]], False) for i, k in warm_pos.items()]
             rows += [(i, [float(x) for x in mapped[item_pos[i]]], True) for i in items["item_id"] if i not in warm_pos]
             item_fac = (spark.createDataFrame(rows, "item_id string, factors array<float>, is_cold boolean")
-                        .withColumn("as_of_date", _lit_date(run_date)))
+                        .withColumn("as_of_date", lit_date(run_date)))
 
             # audiences from content-mapped factors, every item at once; candidates feed launch_audience
             k_aud = conf.features.audience_top_k
@@ -390,12 +353,12 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
             n_explore = int(round(rc.list_size * rc.exploration_share))
             recs = (scoring.top_items_per_user(ufac, list(live["item_id"]), live_mat, list_size=rc.list_size,
                                                is_new=is_new, n_explore=n_explore)
-                    .withColumn("as_of_date", _lit_date(run_date)))
+                    .withColumn("as_of_date", lit_date(run_date)))
             _log(f"lists: {len(live):,} live items ({int(is_new.sum())} new, {n_explore} reserved slots), "
                  f"{len(stocked_out)} stocked out excluded")
 
             # writes: one commit per table
-            io.overwrite(ufac.withColumn("as_of_date", _lit_date(run_date)), conf, "gold.als_user_factors")
+            io.overwrite(ufac.withColumn("as_of_date", lit_date(run_date)), conf, "gold.als_user_factors")
             io.overwrite(item_fac, conf, "gold.als_item_factors")
             io.overwrite(item_aud, conf, "gold.item_audience")
             if audience is not None:
