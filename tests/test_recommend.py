@@ -196,8 +196,10 @@ def test_live_items_exclude_delisted_out_of_stock_and_unlaunched_candidates():
 def test_stocked_out_items_are_the_flags_of_the_last_day(spark, conf):
     rows = [("a", D(2026, 9, 29), True), ("a", D(2026, 9, 30), False), ("b", D(2026, 9, 30), True),
             ("c", D(2026, 9, 28), True), ("d", D(2026, 10, 1), True)]        # d: run_date itself, not seen
-    io.overwrite(spark.createDataFrame(rows, "item_id string, date date, is_stockout_suspected boolean"),
-                 conf, "silver.item_daily")
+    flags = spark.createDataFrame(rows, "item_id string, date date, is_stockout_suspected boolean")
+    # the table's other columns null: the job reads only these three
+    io.overwrite(flags.select([F.col(f.name) if f.name in flags.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                               for f in S.ITEM_DAILY.fields]), conf, "silver.item_daily")
     assert job.stocked_out_items(spark, conf, RUN) == {"b"}
 
 

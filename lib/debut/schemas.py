@@ -249,6 +249,55 @@ SEGMENT_MIX = T.StructType([
     T.StructField("score_share", T.DoubleType(), True),        # of the audience's summed score
 ])
 
+# =================================================================== train_als
+# gold tables written by debut.recommend (train_als). Factors are the ALS
+# latent vectors (length recommend.rank); an item without interactions has
+# factors mapped from its content (is_cold).
+ALS_USER_FACTORS = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("factors", T.ArrayType(T.FloatType()), True),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+ALS_ITEM_FACTORS = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("factors", T.ArrayType(T.FloatType()), True),
+    T.StructField("is_cold", T.BooleanType(), False),          # mapped from content, not fitted by ALS
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+# gold.launch_audience: the top-K customers of each candidate of a plan
+LAUNCH_AUDIENCE = T.StructType([
+    T.StructField("candidate_id", T.StringType(), False),
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("score", T.DoubleType(), True),
+    T.StructField("rank", T.IntegerType(), False),             # 1 = strongest
+    T.StructField("segment", T.IntegerType(), True),
+])
+
+# gold.item_audience: every item's audience strength from content-mapped factors
+ITEM_AUDIENCE = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("is_candidate", T.BooleanType(), True),
+    T.StructField("audience_score_sum", T.DoubleType(), False),   # over the top-K customers
+    T.StructField("audience_score_mean", T.DoubleType(), True),
+    T.StructField("audience_reach", T.LongType(), False),         # customers with a positive score
+    T.StructField("top_segment", T.IntegerType(), True),
+    T.StructField("top_segment_share", T.DoubleType(), True),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+# gold.recommendations: each customer's list, new items in reserved slots
+RECOMMENDATIONS = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("rank", T.IntegerType(), False),
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("score", T.DoubleType(), False),
+    T.StructField("is_new", T.BooleanType(), False),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
 # =================================================== silver/gold aggregate
 # Written by debut.aggregate (bronze -> silver, and gold.launch_history).
 # ``agg_run_date``: run_date of the aggregate run that last wrote the row; its
