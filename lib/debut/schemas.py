@@ -469,7 +469,9 @@ FORECAST_BACKTEST = T.StructType([
 ])
 
 
-# gold.launch_plan: key (category, candidate_id, plan_date); candidate_id is null on a category status row
+# gold.launch_plan: one row per candidate, key (category, candidate_id, plan_date). The optimizer's
+# UDF also yields a status row per failed category (candidate_id null): the job writes those to
+# gold.launch_plan_status, never to the plan.
 PLAN_SCHEMA = T.StructType([
     T.StructField("plan_date", T.DateType(), False),
     T.StructField("category", T.StringType(), False),
@@ -497,6 +499,22 @@ PLAN_SCHEMA = T.StructType([
     T.StructField("formulation", T.StringType(), True),        # piecewise | scenario
     T.StructField("n_scenarios", T.IntegerType(), True),
     T.StructField("solve_time_s", T.DoubleType(), True),       # the whole category, sampling included
+])
+
+
+# gold.launch_plan_status: the optimizer's outcome per category and plan date (key category, plan_date)
+PLAN_STATUS = T.StructType([
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("category", T.StringType(), False),
+    T.StructField("solver_status", T.StringType(), False),     # as PLAN_SCHEMA; "error" when nothing came back
+    T.StructField("reason", T.StringType(), True),             # why a category has no plan
+    T.StructField("candidates", T.LongType(), False),
+    T.StructField("launches", T.LongType(), False),
+    T.StructField("units", T.LongType(), True),
+    T.StructField("spend", T.DoubleType(), True),
+    T.StructField("expected_profit", T.DoubleType(), True),    # over the candidates
+    T.StructField("mip_gap", T.DoubleType(), True),
+    T.StructField("solve_time_s", T.DoubleType(), True),
 ])
 
 
