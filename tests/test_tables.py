@@ -5,6 +5,7 @@ import pytest
 from pyspark.sql import types as T
 
 from debut import io
+from debut.core import stages
 from debut.core.tables import TABLES, TableSpec
 
 SCHEMA = T.StructType([
@@ -25,6 +26,10 @@ def test_every_table_has_a_schema_holding_its_keys_and_partitions(conf):
         fields = [f.name for f in spec.struct(conf).fields]
         assert set(spec.keys) <= set(fields), name
         assert set(spec.partition_by) <= set(fields), name
+
+
+def test_every_table_is_owned_by_a_known_job():
+    assert {spec.owner for spec in TABLES.values()} <= set(stages.JOBS)
 
 
 def test_the_forecast_schema_follows_the_configured_quantiles(conf):
