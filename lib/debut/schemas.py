@@ -8,7 +8,8 @@ Landing files are what a marketplace exports (and what debut.simulate writes):
   <landing>/candidates/candidates-YYYY-MM-DD.csv  candidate products, CANDIDATE_FIELDS
 
 Times are ISO-8601 UTC strings ("2026-06-01T10:15:00Z"). The simulator's hidden
-truth goes under paths.truth_dir and is never read by a pipeline stage.
+truth goes under paths.truth_dir: only the measurement of simulated runs reads it
+(build_features' segment recovery and evaluate), never a decision of a stage.
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ QUARANTINE = T.StructType([
     T.StructField("source", T.StringType(), False),       # events | orders | catalog | candidates | adapter name
     T.StructField("source_file", T.StringType(), False),
     T.StructField("raw", T.StringType(), True),           # the record as read
-    T.StructField("reason", T.StringType(), False),       # a reason code, see debut.ingest.reasons
+    T.StructField("reason", T.StringType(), False),       # a reason code, see debut.ingest.common
     T.StructField("detail", T.StringType(), True),
     T.StructField("record_hash", T.StringType(), False),  # sha2 of source_file + raw: natural key for MERGE
     T.StructField("ingest_run_date", T.DateType(), False),
