@@ -5,7 +5,7 @@ ENV ?= local
 RUN_DATE ?=
 ARGS ?=
 
-.PHONY: setup demo test test-all wheel lock cluster cluster-faults clean-data bench-logs bench-scale bench-deep bench-als bench-optimize
+.PHONY: setup demo test test-all lint-imports wheel lock cluster cluster-faults clean-data bench-logs bench-scale bench-deep bench-als bench-optimize
 
 setup:
 	@bash conf/setup/setup.sh
@@ -14,12 +14,17 @@ setup:
 demo: setup
 	$(PY) -m debut.cli pipeline --env $(ENV) $(if $(RUN_DATE),--run-date $(RUN_DATE)) $(ARGS)
 
-## The default test suite (CI runs this). Slow tests: `make test-all`.
-test: setup
+## The default test suite (CI runs this): the import contracts (.importlinter), then pytest.
+## Slow tests: `make test-all`.
+test: setup lint-imports
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-test-all: setup
+test-all: setup lint-imports
 	$(PY) -m pytest $(ARGS)
+
+## Stage packages independent, debut.core stage-free, the library never imports the CLI.
+lint-imports: setup
+	PYTHONPATH=lib$${PYTHONPATH:+:$$PYTHONPATH} .venv/bin/lint-imports
 
 ## The wheel spark-submit and Databricks use: dist/debut-<version>-py3-none-any.whl
 wheel: setup

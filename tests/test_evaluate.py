@@ -11,6 +11,7 @@ import pytest
 
 from debut.config import AdjustConf
 from debut.evaluate import closed_loop, scoring
+from tests.conftest import as_table
 
 LAUNCH = 100.0
 SALVAGE = 0.3
@@ -120,9 +121,9 @@ def _inputs(spark, conf, mp, truth):
         plan.append((cats[i], str(cid), RUN, i % 2 == 0, 15 if i % 2 == 0 else 0, 10.0))
     fc = spark.createDataFrame(pd.DataFrame(rows), LAUNCH_FORECAST)
     io.merge(fc, conf, "gold.launch_forecast")
-    io.merge(spark.createDataFrame(plan, "category string, candidate_id string, plan_date date, launch boolean, "
-                                         "quantity int, expected_profit double")
-             .withColumn("reason", F.lit("test")), conf, "gold.launch_plan")
+    io.merge(as_table(spark.createDataFrame(plan, "category string, candidate_id string, plan_date date, "
+                                                  "launch boolean, quantity int, expected_profit double")
+                      .withColumn("reason", F.lit("test")), "gold.launch_plan"), conf, "gold.launch_plan")
     return pd.DataFrame(rows), pd.DataFrame(plan, columns=["category", "candidate_id", "plan_date", "launch",
                                                            "quantity", "expected_profit"])
 

@@ -28,11 +28,12 @@ WRITER = textwrap.dedent("""
     from debut.config import load_config
     from debut.spark import get_spark
     from debut import io
+    io.TABLES["scratch.kv"] = io.TableSpec(("k",), (), "a scratch table (no schema check)")
     data_dir = sys.argv[1]
     conf = load_config("test").replace(**{"paths.data_dir": data_dir, "spark.master": "local[1]"})
     spark = get_spark(conf, app_name="killed-writer")
     base = spark.range(4).select(F.col("id").cast("string").alias("k"), F.lit(0).cast("long").alias("v"))
-    io.merge(base, conf, "gold.categories", keys=["k"])
+    io.merge(base, conf, "scratch.kv", keys=["k"])
     print("V0", flush=True)
 
     @F.udf("long")
@@ -41,7 +42,7 @@ WRITER = textwrap.dedent("""
         return x
 
     big = (spark.range(0, 80, 1, 8).select(F.col("id").cast("string").alias("k"), slow(F.col("id")).alias("v")))
-    io.overwrite(big, conf, "gold.categories")
+    io.overwrite(big, conf, "scratch.kv")
     print("COMMITTED", flush=True)
 """)
 
@@ -50,10 +51,11 @@ def _parquet_files(path):
     return {f for f in os.listdir(path) if f.endswith(".parquet")} if os.path.isdir(path) else set()
 
 
-def test_job_killed_mid_write_leaves_previous_version_and_rerun_is_exact(spark, conf, tmp_path):
+def test_job_killed_mid_write_leaves_previous_version_and_rerun_is_exact(spark, conf, tmp_path, monkeypatch):
+    monkeypatch.setitem(io.TABLES, "scratch.kv", io.TableSpec(("k",), (), "a scratch table (no schema check)"))
     data_dir = str(tmp_path / "lake")
     child_conf = conf.replace(**{"paths.data_dir": data_dir})
-    table_dir = io.location(child_conf, "gold.categories")
+    table_dir = io.location(child_conf, "scratch.kv")
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"), PYSPARK_PYTHON=sys.executable)
     log = open(tmp_path / "writer.log", "w")
     proc = subprocess.Popen([sys.executable, "-c", WRITER, data_dir], stdout=log, stderr=subprocess.STDOUT,
@@ -75,14 +77,14 @@ def test_job_killed_mid_write_leaves_previous_version_and_rerun_is_exact(spark, 
         proc.wait()
         log.close()
     assert _parquet_files(table_dir) - v0_files, "expected orphan files of the killed write"
-    assert io.version(spark, child_conf, "gold.categories") == 0
-    assert sorted(r.k for r in io.read(spark, child_conf, "gold.categories").collect()) == ["0", "1", "2", "3"]
+    assert io.version(spark, child_conf, "scratch.kv") == 0
+    assert sorted(r.k for r in io.read(spark, child_conf, "scratch.kv").collect()) == ["0", "1", "2", "3"]
     # The rerun (no sleep) commits once; the orphaned files never show up as rows.
     from pyspark.sql import functions as F
     io.overwrite(spark.range(0, 80, 1, 8).select(F.col("id").cast("string").alias("k"), F.col("id").alias("v")),
-                 child_conf, "gold.categories")
-    rows = io.read(spark, child_conf, "gold.categories")
-    assert io.version(spark, child_conf, "gold.categories") == 1
+                 child_conf, "scratch.kv")
+    rows = io.read(spark, child_conf, "scratch.kv")
+    assert io.version(spark, child_conf, "scratch.kv") == 1
     assert rows.count() == 80 and rows.select("k").distinct().count() == 80
 
 

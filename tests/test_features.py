@@ -13,9 +13,11 @@ from pyspark.sql import functions as F
 
 from debut import io
 from debut.aggregate import sessions as agg_sessions
-from debut.aggregate import user_item as agg_user_item
 from debut import schemas as S
-from debut.features import common, embed, evaluate, intent, items, profile, segments, sequences
+from debut.core import catalog as core_catalog
+from debut.core import profile, sequences
+from debut.core import user_item as agg_user_item
+from debut.features import embed, evaluate, intent, items, segments
 
 D = dt.date
 AS_OF = D(2026, 10, 1)
@@ -109,8 +111,8 @@ def test_category_affinity_shares_in_category_order(spark):
 def test_price_sensitivity_is_price_paid_over_category_median(spark):
     now = catalog(spark, [("I1", "shoes", 80.0), ("I3", "shoes", 100.0), ("I4", "shoes", 120.0),
                           ("I2", "bags", 40.0), ("I5", "bags", 60.0)])
-    idx = common.to_category_index(now)
-    item_cats = common.to_item_categories(now, idx, run_date=AS_OF)
+    idx = core_catalog.to_category_index(now)
+    item_cats = core_catalog.to_item_categories(now, idx, run_date=AS_OF)
     o = orders(spark, [
         ("O1", 1, D(2026, 9, 1), "u1", "I1", 1, 80.0, "completed"),     # 0.8, below
         ("O1", 2, D(2026, 9, 1), "u1", "I5", 2, 60.0, "returned"),      # 1.2
@@ -119,7 +121,7 @@ def test_price_sensitivity_is_price_paid_over_category_median(spark):
         ("O4", 1, D(2026, 9, 3), "u3", "I3", 1, 100.0, "completed"),    # at the median: not below
         ("O5", 1, D(2026, 9, 3), None, "I3", 1, 1.0, "completed"),
     ])
-    out = profile.agg_price_sensitivity(o, item_cats, common.to_category_medians(now), as_of=AS_OF)
+    out = profile.agg_price_sensitivity(o, item_cats, core_catalog.to_category_medians(now), as_of=AS_OF)
     expected = spark.createDataFrame([("u1", 1.0, 0.5), ("u3", 1.0, 0.0)],
                                      "user_key string, price_sensitivity double, below_median_share double")
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
@@ -318,20 +320,6 @@ def test_segments_describe_size_categories_and_label(spark):
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_audience_segment_mix_shares(spark):
-    prof = spark.createDataFrame([("u1", 0), ("u2", 0), ("u3", 1), ("u4", None)], "user_key string, segment int")
-    audience = spark.createDataFrame([
-        ("C1", "u1", 0.5), ("C1", "u2", 0.3), ("C1", "u3", 0.2),
-        ("C2", "u3", 1.0), ("C2", "u4", 1.0), ("C2", "u9", None),   # u9 has no profile
-    ], "candidate_id string, user_key string, score double")
-    out = segments.audience_segment_mix(audience, prof)
-    expected = spark.createDataFrame([
-        ("C1", 0, 2, 2 / 3, 0.8), ("C1", 1, 1, 1 / 3, 0.2),
-        ("C2", 1, 1, 1 / 3, 0.5), ("C2", None, 2, 2 / 3, 0.5),
-    ], S.SEGMENT_MIX)
-    assert_approx_df_equality(out, expected, 1e-12, ignore_row_order=True, ignore_nullable=True)
-
-
 def test_adjusted_rand_index_matches_sklearn(spark):
     from sklearn.metrics import adjusted_rand_score
 
@@ -423,7 +411,7 @@ def _snapshot(spark, conf):
 
 def test_job_twice_gives_identical_tables_and_embeds_only_new_texts(spark, conf):
     from debut.features import job
-    from debut.ingest.common import hash_key, hmac_reference
+    from debut.core.pseudonym import hash_key, hmac_reference
 
     conf = conf.replace(**{"features.segment_k_min": 2, "features.segment_k_max": 2,
                            "features.sequence_length": 4, "features.intent_window_days": 7})

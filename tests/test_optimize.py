@@ -359,6 +359,24 @@ def test_job_writes_the_plan_and_a_rerun_replaces_it(spark, conf):
     assert ev["metric"].value_counts()["expected_profit"] == 4            # all + one per category
 
 
+def test_job_writes_category_status_rows_to_their_own_table(spark, conf):
+    """hats has two price bands but one shelf slot: infeasible. Its status goes to
+    gold.launch_plan_status; gold.launch_plan holds candidate rows only."""
+    from debut import io
+    from debut.optimize import job
+
+    conf = conf.replace(**{"optimize.max_launches": 1, "optimize.min_per_price_band": 1})
+    io.replace_where(_spark_forecast(spark, _forecast_rows()), conf, "gold.launch_forecast", "true")
+    summary = job.run(spark, conf, PLAN_DATE)
+    plan = io.read(spark, conf, "gold.launch_plan").toPandas()
+    assert plan["candidate_id"].notna().all() and plan["candidate_id"].is_unique
+    status = io.read(spark, conf, "gold.launch_plan_status").toPandas().set_index("category")
+    assert sorted(status.index) == ["bags", "hats", "shoes"]
+    assert status.loc["hats", "solver_status"] == "infeasible" and status.loc["hats", "reason"]
+    assert status.loc["hats", "launches"] == 0
+    assert (status["candidates"].sum(), summary["categories_infeasible"]) == (len(plan), 1.0)
+
+
 def test_conf_rejects_an_unknown_formulation_and_piecewise_with_risk():
     from debut.config import ConfigError, load_config
     with pytest.raises(ConfigError, match="optimize.formulation"):

@@ -7,10 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from chispa import assert_approx_df_equality
 from pyspark.sql import functions as F
 
 from debut import io
-from debut.recommend import coldstart, data, job, metrics, scoring
+from debut import schemas as S
+from debut.recommend import audience, coldstart, data, job, metrics, scoring
 
 D = dt.date
 RUN = D(2026, 10, 1)
@@ -194,8 +196,10 @@ def test_live_items_exclude_delisted_out_of_stock_and_unlaunched_candidates():
 def test_stocked_out_items_are_the_flags_of_the_last_day(spark, conf):
     rows = [("a", D(2026, 9, 29), True), ("a", D(2026, 9, 30), False), ("b", D(2026, 9, 30), True),
             ("c", D(2026, 9, 28), True), ("d", D(2026, 10, 1), True)]        # d: run_date itself, not seen
-    io.overwrite(spark.createDataFrame(rows, "item_id string, date date, is_stockout_suspected boolean"),
-                 conf, "silver.item_daily")
+    flags = spark.createDataFrame(rows, "item_id string, date date, is_stockout_suspected boolean")
+    # the table's other columns null: the job reads only these three
+    io.overwrite(flags.select([F.col(f.name) if f.name in flags.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                               for f in S.ITEM_DAILY.fields]), conf, "silver.item_daily")
     assert job.stocked_out_items(spark, conf, RUN) == {"b"}
 
 
@@ -211,15 +215,29 @@ def test_item_audience_and_launch_audience_rows(spark):
     reach = spark.createDataFrame([("x", 2), ("y", 1)], "item_id string, reach long")
     profile = spark.createDataFrame([("u1", 1), ("u2", 1), ("u3", 0)], "user_key string, segment int")
     flags = spark.createDataFrame([("x", True), ("y", False), ("z", False)], "item_id string, is_candidate boolean")
-    got = {r["item_id"]: r for r in job.to_item_audience(top, reach, profile, flags, as_of=RUN).collect()}
+    got = {r["item_id"]: r for r in audience.to_item_audience(top, reach, profile, flags, as_of=RUN).collect()}
     assert (got["x"]["audience_score_sum"], got["x"]["audience_score_mean"], got["x"]["audience_reach"],
             got["x"]["top_segment"]) == (2.5, pytest.approx(2.5 / 3), 2, 1)
     assert got["x"]["top_segment_share"] == pytest.approx(2 / 3)
     assert (got["y"]["top_segment"], got["y"]["top_segment_share"], got["y"]["is_candidate"]) == (0, 1.0, False)
     assert (got["z"]["audience_score_sum"], got["z"]["audience_reach"], got["z"]["top_segment"]) == (0.0, 0, None)
-    aud = job.to_launch_audience(top.where("item_id = 'x'"), profile, plan_date=RUN)
+    aud = audience.to_launch_audience(top.where("item_id = 'x'"), profile, plan_date=RUN)
     assert sorted(tuple(r) for r in aud.collect()) == [
         ("x", RUN, "u1", 2.0, 1, 1), ("x", RUN, "u2", 1.0, 2, 1), ("x", RUN, "u3", -0.5, 3, 0)]
+
+
+def test_audience_segment_mix_shares(spark):
+    prof = spark.createDataFrame([("u1", 0), ("u2", 0), ("u3", 1), ("u4", None)], "user_key string, segment int")
+    aud = spark.createDataFrame([
+        ("C1", "u1", 0.5), ("C1", "u2", 0.3), ("C1", "u3", 0.2),
+        ("C2", "u3", 1.0), ("C2", "u4", 1.0), ("C2", "u9", None),   # u9 has no profile
+    ], "candidate_id string, user_key string, score double")
+    out = audience.audience_segment_mix(aud, prof)
+    expected = spark.createDataFrame([
+        ("C1", 0, 2, 2 / 3, 0.8), ("C1", 1, 1, 1 / 3, 0.2),
+        ("C2", 1, 1, 1 / 3, 0.5), ("C2", None, 2, 2 / 3, 0.5),
+    ], S.SEGMENT_MIX)
+    assert_approx_df_equality(out, expected, 1e-12, ignore_row_order=True, ignore_nullable=True)
 
 
 # ------------------------------------------------------------------ the job
@@ -288,8 +306,8 @@ def test_job_lists_respect_size_exploration_and_exclusions(spark, built):
     recs = io.read(spark, conf, "gold.recommendations")
     assert _dupes(recs, ["user_key", "rank"]) == 0 and _dupes(recs, ["user_key", "item_id"]) == 0
     assert recs.agg(F.max("rank")).first()[0] == rc.list_size
-    from debut.features.common import latest_catalog
-    cat = latest_catalog(io.read(spark, conf, "bronze.catalog"), run_date=RUN)
+    from debut.core.catalog import to_latest_snapshot
+    cat = to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=RUN)
     bad = recs.join(cat.where(F.col("status").isin(*rc.excluded_statuses)).select("item_id"), on="item_id",
                     how="inner").count()
     not_listed = recs.join(cat.select("item_id"), on="item_id", how="left_anti").count()

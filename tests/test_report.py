@@ -11,6 +11,7 @@ import pytest
 
 from debut.report import build
 from debut.report.screenshot import find_chromium, screenshot
+from tests.conftest import as_table
 
 RUN = dt.date(2026, 10, 1)
 
@@ -154,7 +155,7 @@ def _write_tables(spark, conf):
          (RUN, "bags", "C2", False, 0, 0.0, None, None, 0.2, "not launched: margin 20% too thin", 2)],
         "plan_date date, category string, candidate_id string, launch boolean, quantity int, expected_profit double, "
         "profit_p10 double, stockout_prob double, margin_rate double, reason string, decision_rank int")
-    io.merge(plan, conf, "gold.launch_plan")
+    io.merge(as_table(plan, "gold.launch_plan"), conf, "gold.launch_plan")
     fc = []
     for cid, title, p50 in (("C1", "Canvas tote", 30.0), ("C2", "Leather clutch", 8.0)):
         fc.append({"candidate_id": cid, "plan_date": RUN, "category": "bags", "subcategory": "totes",

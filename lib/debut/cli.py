@@ -15,23 +15,12 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from debut.config import Config, ConfigError, load_config
+from debut.core.stages import STAGES
 
-# Stages in data-flow order: job name -> module with run(spark, conf, run_date).
-JOBS: Dict[str, str] = {
-    "simulate": "debut.simulate.job",
-    "ingest": "debut.ingest.job",
-    "aggregate": "debut.aggregate.job",
-    "build_features": "debut.features.job",
-    "train_als": "debut.recommend.job",
-    "train_deep": "debut.deep.job",
-    "forecast_launch": "debut.forecast.job",
-    "optimize_launch": "debut.optimize.job",
-    "evaluate": "debut.evaluate.job",
-    "adjust_launch": "debut.adjust.job",
-    "report": "debut.report.job",
-}
+# Stages in data-flow order: job name -> module with run(spark, conf, run_date) (debut.core.stages).
+JOBS: Dict[str, str] = {s.job: s.module for s in STAGES}
 # Jobs that never need a SparkSession.
-NO_SPARK = {"simulate"}
+NO_SPARK = {s.job for s in STAGES if not s.needs_spark}
 
 
 def _exists(module: str) -> bool:

@@ -4,72 +4,28 @@ Logical names are ``<layer>.<name>`` (``bronze.events``). In ``storage.mode:
 path`` a table is a Delta directory ``<paths.data_dir>/<layer>/<name>``; in
 ``catalog`` mode it is the metastore table ``[<catalog>.]<prefix>_<layer>.<name>``.
 Every write is one Delta commit (atomic) and re-runnable: MERGE on natural keys,
-``replaceWhere`` on a partition, or a full overwrite.
+``replaceWhere`` on a partition, or a full overwrite. Every write is checked
+against the table's schema in the registry (debut.core.tables): column names
+and types must match; nullability is left to Delta.
 """
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from debut.config import Config
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    keys: Tuple[str, ...]                  # natural key: MERGE condition, uniqueness contract
-    partition_by: Tuple[str, ...] = ()
-    description: str = ""
-
-
-TABLES: Dict[str, TableSpec] = {
-    # bronze: validated, deduplicated, pseudonymised landing data
-    "bronze.events": TableSpec(("event_id",), ("event_date",), "marketplace events (view/cart/purchase/search)"),
-    "bronze.orders": TableSpec(("order_id", "line_no"), ("order_date",), "order lines with status"),
-    "bronze.catalog": TableSpec(("item_id", "snapshot_date"), ("snapshot_date",), "catalog snapshots"),
-    "bronze.candidates": TableSpec(("candidate_id", "plan_date"), ("plan_date",), "candidate products per plan"),
-    "bronze.launch_history_input": TableSpec(("item_id", "week"), (), "launch history given as a file (adapter)"),
-    "quarantine.records": TableSpec(("record_hash",), ("source",), "rejected landing rows with a reason"),
-    "ops.run_log": TableSpec(("job", "run_date", "source"), (), "read = accepted + quarantined + duplicates"),
-    # silver: behaviour aggregates
-    "silver.sessions": TableSpec(("session_key",), ("session_date",), "sessions by inactivity gap"),
-    "silver.item_daily": TableSpec(("item_id", "date"), ("date",), "per item and day: funnel, units, revenue"),
-    "silver.category_daily": TableSpec(("category", "date"), (), "per category and day"),
-    "silver.user_item": TableSpec(("user_key", "item_id"), (), "implicit feedback weights, time-decayed"),
-    "ops.ingest_files": TableSpec(("source_file",), (), "landing files already ingested"),
-    # gold: features and decisions
-    "gold.launch_history": TableSpec(("item_id", "week"), (), "first weeks of every past launch"),
-    "gold.customer_profile": TableSpec(("user_key",), (), "RFM, affinities, taste embedding, segment"),
-    "gold.segments": TableSpec(("segment",), (), "segment descriptions"),
-    "gold.item_features": TableSpec(("item_id",), (), "content features of catalog items and candidates"),
-    "gold.behaviour_sequences": TableSpec(("user_key",), (), "last N interactions per customer"),
-    "gold.purchase_intent": TableSpec(("user_key", "category", "cutoff_date"), (), "intent labels"),
-    "gold.als_user_factors": TableSpec(("user_key",), (), "ALS user factors"),
-    "gold.als_item_factors": TableSpec(("item_id",), (), "ALS item factors (warm + cold-start mapped)"),
-    "gold.launch_audience": TableSpec(("candidate_id", "user_key"), (), "top-K customers per candidate"),
-    "gold.audience_segment_mix": TableSpec(("candidate_id", "segment"), (), "segment mix of each candidate's audience"),
-    "gold.item_audience": TableSpec(("item_id",), (), "audience strength of every item from content alone"),
-    "gold.recommendations": TableSpec(("user_key", "rank"), (), "recommendation lists with exploration slots"),
-    "gold.categories": TableSpec(("category",), (), "category index of the current catalog"),
-    "gold.forecast_backtest": TableSpec(("run_date", "cutoff_date", "item_id", "method"), (),
-                                        "backtest forecasts against actuals"),
-    "gold.launch_outcomes": TableSpec(("plan_date", "policy", "candidate_id"), (), "plans played forward (simulator)"),
-    "gold.launch_forecast": TableSpec(("candidate_id", "plan_date"), ("plan_date",), "demand quantiles"),
-    "gold.launch_plan": TableSpec(("category", "candidate_id", "plan_date"), ("plan_date",), "launch decisions"),
-    "gold.launch_adjustments": TableSpec(("candidate_id", "as_of_date"), (), "post-launch decisions"),
-    "gold.evaluation": TableSpec(("run_date", "component", "metric", "slice"), (), "backtest metrics"),
-}
+from debut.core import tables
+from debut.core.tables import TABLES, TableSpec  # noqa: F401 - io.TABLES / io.TableSpec name the registry
 
 
 def spec(name: str) -> TableSpec:
-    try:
-        return TABLES[name]
-    except KeyError:
-        raise KeyError(f"unknown table '{name}' (known: {', '.join(sorted(TABLES))})") from None
+    return tables.spec(name)
 
 
 def _split(name: str) -> Tuple[str, str]:
@@ -119,6 +75,44 @@ class MissingTableError(RuntimeError):
     """A job needs a table that an earlier job has not written yet."""
 
 
+class SchemaMismatchError(ValueError):
+    """A write whose columns or types differ from the table's registered schema."""
+
+
+_NULLABILITY = ("nullable", "containsNull", "valueContainsNull", "metadata")
+
+
+def _plain(data_type: T.DataType):
+    """``data_type`` as JSON without nullability and metadata, for comparison."""
+    def strip(v):
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in _NULLABILITY}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+    return strip(data_type.jsonValue())
+
+
+def check_schema(df: DataFrame, conf: Config, name: str) -> None:
+    """Raise SchemaMismatchError unless ``df`` has the table's columns with its types (any order)."""
+    expected = spec(name).struct(conf)
+    if expected is None:
+        return
+    got = {f.name: f.dataType for f in df.schema.fields}
+    want = {f.name: f.dataType for f in expected.fields}
+    problems = [f"missing column(s) {', '.join(c for c in want if c not in got)}"] \
+        if any(c not in got for c in want) else []
+    if any(c not in want for c in got):
+        problems.append(f"unexpected column(s) {', '.join(c for c in got if c not in want)}")
+    wrong = [f"{c} is {got[c].simpleString()}, expected {want[c].simpleString()}"
+             for c in want if c in got and json.dumps(_plain(got[c])) != json.dumps(_plain(want[c]))]
+    if wrong:
+        problems.append("wrong type: " + "; ".join(wrong))
+    if problems:
+        raise SchemaMismatchError(f"write to table '{name}' does not match its schema "
+                                  f"(debut.core.tables): {'; '.join(problems)}")
+
+
 def _writer(df: DataFrame, conf: Config, name: str, mode: str):
     parts = spec(name).partition_by
     if parts:
@@ -145,6 +139,7 @@ def _ensure_database(spark: SparkSession, conf: Config, name: str) -> None:
 
 def overwrite(df: DataFrame, conf: Config, name: str) -> None:
     """Replace the whole table in one commit."""
+    check_schema(df, conf, name)
     _ensure_database(df.sparkSession, conf, name)
     _save(_writer(df, conf, name, "overwrite").option("overwriteSchema", "false"), conf, name)
 
@@ -155,6 +150,7 @@ def replace_where(df: DataFrame, conf: Config, name: str, condition: str) -> Non
     Every row of ``df`` must match ``condition``; Delta enforces it. Creates the
     table on first use.
     """
+    check_schema(df, conf, name)
     spark = df.sparkSession
     _ensure_database(spark, conf, name)
     if not exists(spark, conf, name):
@@ -172,6 +168,7 @@ def merge(df: DataFrame, conf: Config, name: str, *, update: bool = True,
     ``df`` must hold at most one row per key (MERGE refuses ambiguous matches).
     Creates the table on first use.
     """
+    check_schema(df, conf, name)
     spark = df.sparkSession
     keys = tuple(keys or spec(name).keys)
     _ensure_database(spark, conf, name)
@@ -186,6 +183,7 @@ def merge(df: DataFrame, conf: Config, name: str, *, update: bool = True,
 
 
 def append(df: DataFrame, conf: Config, name: str) -> None:
+    check_schema(df, conf, name)
     _ensure_database(df.sparkSession, conf, name)
     _save(_writer(df, conf, name, "append"), conf, name)
 

@@ -8,7 +8,8 @@ Landing files are what a marketplace exports (and what debut.simulate writes):
   <landing>/candidates/candidates-YYYY-MM-DD.csv  candidate products, CANDIDATE_FIELDS
 
 Times are ISO-8601 UTC strings ("2026-06-01T10:15:00Z"). The simulator's hidden
-truth goes under paths.truth_dir and is never read by a pipeline stage.
+truth goes under paths.truth_dir: only the measurement of simulated runs reads it
+(build_features' segment recovery and evaluate), never a decision of a stage.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from debut.core.quantiles import quantile_name  # noqa: F401 - re-exported
 EVENT_TYPES = ("view", "cart", "purchase", "search")
 CHANNELS = ("web", "app", "store")
 ORDER_STATUSES = ("completed", "cancelled", "returned")
+COMPLETED, CANCELLED, RETURNED = ORDER_STATUSES   # cancelled lines never count as purchases
 ITEM_ATTRIBUTES = ("colour", "material", "style")
 
 # ----------------------------------------------------------------- landing
@@ -104,7 +106,7 @@ QUARANTINE = T.StructType([
     T.StructField("source", T.StringType(), False),       # events | orders | catalog | candidates | adapter name
     T.StructField("source_file", T.StringType(), False),
     T.StructField("raw", T.StringType(), True),           # the record as read
-    T.StructField("reason", T.StringType(), False),       # a reason code, see debut.ingest.reasons
+    T.StructField("reason", T.StringType(), False),       # a reason code, see debut.ingest.common
     T.StructField("detail", T.StringType(), True),
     T.StructField("record_hash", T.StringType(), False),  # sha2 of source_file + raw: natural key for MERGE
     T.StructField("ingest_run_date", T.DateType(), False),
@@ -246,6 +248,55 @@ SEGMENT_MIX = T.StructType([
     T.StructField("customers", T.LongType(), False),
     T.StructField("share", T.DoubleType(), False),             # of the candidate's audience
     T.StructField("score_share", T.DoubleType(), True),        # of the audience's summed score
+])
+
+# =================================================================== train_als
+# gold tables written by debut.recommend (train_als). Factors are the ALS
+# latent vectors (length recommend.rank); an item without interactions has
+# factors mapped from its content (is_cold).
+ALS_USER_FACTORS = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("factors", T.ArrayType(T.FloatType()), True),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+ALS_ITEM_FACTORS = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("factors", T.ArrayType(T.FloatType()), True),
+    T.StructField("is_cold", T.BooleanType(), False),          # mapped from content, not fitted by ALS
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+# gold.launch_audience: the top-K customers of each candidate of a plan
+LAUNCH_AUDIENCE = T.StructType([
+    T.StructField("candidate_id", T.StringType(), False),
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("score", T.DoubleType(), True),
+    T.StructField("rank", T.IntegerType(), False),             # 1 = strongest
+    T.StructField("segment", T.IntegerType(), True),
+])
+
+# gold.item_audience: every item's audience strength from content-mapped factors
+ITEM_AUDIENCE = T.StructType([
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("is_candidate", T.BooleanType(), True),
+    T.StructField("audience_score_sum", T.DoubleType(), False),   # over the top-K customers
+    T.StructField("audience_score_mean", T.DoubleType(), True),
+    T.StructField("audience_reach", T.LongType(), False),         # customers with a positive score
+    T.StructField("top_segment", T.IntegerType(), True),
+    T.StructField("top_segment_share", T.DoubleType(), True),
+    T.StructField("as_of_date", T.DateType(), False),
+])
+
+# gold.recommendations: each customer's list, new items in reserved slots
+RECOMMENDATIONS = T.StructType([
+    T.StructField("user_key", T.StringType(), False),
+    T.StructField("rank", T.IntegerType(), False),
+    T.StructField("item_id", T.StringType(), False),
+    T.StructField("score", T.DoubleType(), False),
+    T.StructField("is_new", T.BooleanType(), False),
+    T.StructField("as_of_date", T.DateType(), False),
 ])
 
 # =================================================== silver/gold aggregate
@@ -419,7 +470,9 @@ FORECAST_BACKTEST = T.StructType([
 ])
 
 
-# gold.launch_plan: key (category, candidate_id, plan_date); candidate_id is null on a category status row
+# gold.launch_plan: one row per candidate, key (category, candidate_id, plan_date). The optimizer's
+# UDF also yields a status row per failed category (candidate_id null): the job writes those to
+# gold.launch_plan_status, never to the plan.
 PLAN_SCHEMA = T.StructType([
     T.StructField("plan_date", T.DateType(), False),
     T.StructField("category", T.StringType(), False),
@@ -447,6 +500,22 @@ PLAN_SCHEMA = T.StructType([
     T.StructField("formulation", T.StringType(), True),        # piecewise | scenario
     T.StructField("n_scenarios", T.IntegerType(), True),
     T.StructField("solve_time_s", T.DoubleType(), True),       # the whole category, sampling included
+])
+
+
+# gold.launch_plan_status: the optimizer's outcome per category and plan date (key category, plan_date)
+PLAN_STATUS = T.StructType([
+    T.StructField("plan_date", T.DateType(), False),
+    T.StructField("category", T.StringType(), False),
+    T.StructField("solver_status", T.StringType(), False),     # as PLAN_SCHEMA; "error" when nothing came back
+    T.StructField("reason", T.StringType(), True),             # why a category has no plan
+    T.StructField("candidates", T.LongType(), False),
+    T.StructField("launches", T.LongType(), False),
+    T.StructField("units", T.LongType(), True),
+    T.StructField("spend", T.DoubleType(), True),
+    T.StructField("expected_profit", T.DoubleType(), True),    # over the candidates
+    T.StructField("mip_gap", T.DoubleType(), True),
+    T.StructField("solve_time_s", T.DoubleType(), True),
 ])
 
 

@@ -1,4 +1,4 @@
-"""MLflow plumbing: tracking URI from conf, one experiment per job.
+"""MLflow plumbing: tracking URI from conf, one experiment per job (names in debut.core.stages).
 
 Locally the default is a sqlite file under the data dir and artifacts under
 ``<data_dir>/mlartifacts`` (never ./mlruns of whatever directory you ran from).
@@ -13,6 +13,7 @@ import os
 from typing import Any, Dict, Iterator, Optional
 
 from debut.config import Config, flatten
+from debut.core.stages import stage
 
 
 def tracking_uri(conf: Config) -> str:
@@ -27,7 +28,20 @@ def artifact_root(conf: Config) -> str:
 
 
 def experiment_name(conf: Config, job: str) -> str:
-    return f"{conf.mlflow.experiment_prefix}/{job}"
+    """``<prefix>/<the stage's experiment>`` for a job (or package) name; other names as given."""
+    try:
+        name = stage(job).experiment
+    except KeyError:
+        name = job
+    return f"{conf.mlflow.experiment_prefix}/{name}"
+
+
+def stage_params(conf: Config, job: str) -> Dict[str, Any]:
+    """The stage's settings as MLflow params: ``<section>.<key>`` for each of its config sections."""
+    out: Dict[str, Any] = {}
+    for section in stage(job).sections:
+        out.update({f"{section}.{k}": v for k, v in flatten(getattr(conf, section)).items()})
+    return out
 
 
 def setup(conf: Config, job: str) -> str:
@@ -45,23 +59,25 @@ def setup(conf: Config, job: str) -> str:
     if exp is not None:
         return exp.experiment_id
     root = artifact_root(conf)
-    location = root if "://" in root else "file://" + os.path.join(root, job)
+    location = root if "://" in root else "file://" + os.path.join(root, name.rsplit("/", 1)[-1])
     return mlflow.create_experiment(name, artifact_location=location)
 
 
 @contextlib.contextmanager
 def job_run(conf: Config, job: str, run_date: str, params: Optional[Dict[str, Any]] = None,
             log_conf: bool = True) -> Iterator[Any]:
-    """An MLflow run for one job execution, tagged with the run date and env."""
+    """An MLflow run for one job execution, tagged with the run date and env.
+
+    ``job`` is a job or package name (debut.core.stages); ``log_conf`` logs the
+    stage's config sections as params (``recommend.rank`` for train_als).
+    """
     import mlflow
 
     exp_id = setup(conf, job)
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{job}-{run_date}") as run:
-        mlflow.set_tags({"debut.job": job, "debut.run_date": run_date, "debut.env": conf.env})
+        mlflow.set_tags({"debut.job": stage(job).job, "debut.run_date": run_date, "debut.env": conf.env})
         if log_conf:
-            section = getattr(conf, job, None)
-            if section is not None:
-                mlflow.log_params({f"{job}.{k}": v for k, v in flatten(section).items()})
+            mlflow.log_params(stage_params(conf, job))
         if params:
             mlflow.log_params(params)
         yield run

@@ -1,26 +1,9 @@
-"""Helpers shared by the aggregate transforms and the job: the catalog as of a
-date, and date sets as SQL conditions."""
+"""Helpers of the aggregate job: date sets as SQL conditions (the catalog as of a
+date is debut.core.catalog.to_catalog_as_of)."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Iterable, List
-
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
-
-from debut import io, schemas
-
-
-def to_latest_catalog(catalog: DataFrame, *, run_date: dt.date) -> DataFrame:
-    """One row per item: its latest snapshot taken on or before ``run_date``."""
-    latest_first = Window.partitionBy("item_id").orderBy(F.col("snapshot_date").desc())  # row_number: no frame
-    return (
-        catalog
-        .where(F.col("snapshot_date") <= F.lit(run_date))
-        .withColumn("_rank", F.row_number().over(latest_first))
-        .where(F.col("_rank") == 1)
-        .transform(lambda df: io.select_schema(df, schemas.CATALOG))
-    )
 
 
 def expand_dates(dates: Iterable[dt.date], *, before: int = 0, after: int = 0) -> List[dt.date]:

@@ -41,8 +41,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from debut import io, schemas
-from debut.aggregate import items, launch, sessions, user_item
-from debut.aggregate.common import date_condition, expand_dates, to_latest_catalog
+from debut.aggregate import items, launch, sessions
+from debut.aggregate.common import date_condition, expand_dates
+from debut.core import user_item
+from debut.core.catalog import to_catalog_as_of
 from debut.config import Config
 
 JOB = "aggregate"
@@ -167,7 +169,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
     events = io.read(spark, conf, "bronze.events")  # nothing to aggregate without events: fail loudly
     orders = _read_or_empty(spark, conf, "bronze.orders", schemas.ORDERS)
     catalog = _read_or_empty(spark, conf, "bronze.catalog", schemas.CATALOG)
-    catalog_latest = to_latest_catalog(catalog, run_date=run_date)
+    catalog_latest = to_catalog_as_of(catalog, run_date=run_date)
 
     # launch dates of items first listed after a watermark: new_items of those days changes
     first_listed = (catalog.where(F.col("snapshot_date") <= F.lit(run_date))

@@ -48,7 +48,8 @@ from pyspark.sql.window import Window
 from debut import io
 from debut import schemas as S
 from debut.config import Config
-from debut.features.common import CANCELLED, lit_date
+from debut.core.dates import lit_date
+from debut.schemas import CANCELLED
 
 # oversampling of negative draws per wanted negative: draws that hit one of the
 # customer's own purchases, or repeat an item, are discarded before keeping k
@@ -276,7 +277,7 @@ def sequence_examples(events_df: DataFrame, orders_df: DataFrame, item_categorie
                       window: LabelWindow, seq_len: int) -> DataFrame:
     """Customers with history before the window and an interaction in it:
     user_key, seq_* (as of window.start), seq_length, next_category, purchase_intent."""
-    from debut.features.sequences import to_behaviour_sequences
+    from debut.core.sequences import to_behaviour_sequences
 
     seqs = to_behaviour_sequences(events_df, item_categories_df, as_of=window.start, length=seq_len)
     return (seqs.select("user_key", "seq_category", "seq_event", "seq_gap", "seq_length")
@@ -451,7 +452,8 @@ def profile_as_of(conf: Config, *, events_df: DataFrame, orders_df: DataFrame, s
                   item_categories_df: DataFrame, category_index_df: DataFrame, medians_df: DataFrame,
                   item_features_df: DataFrame, as_of: dt.date) -> DataFrame:
     """gold.customer_profile's definition recomputed from the data before ``as_of`` (segment null)."""
-    from debut.features.profile import to_customer_profile, to_user_item_as_of
+    from debut.core.profile import to_customer_profile
+    from debut.core.user_item import to_user_item_as_of
 
     user_item = to_user_item_as_of(events_df, as_of=as_of, event_weights=conf.aggregate.event_weights,
                                    half_life_days=conf.aggregate.decay_half_life_days)

@@ -34,9 +34,10 @@ from pyspark.sql import functions as F
 from debut import io
 from debut import schemas as S
 from debut.config import Config, flatten
+from debut.core.catalog import to_category_index, to_category_medians, to_item_categories
+from debut.core.catalog import to_latest_snapshot as latest_catalog
+from debut.core.dates import lit_date
 from debut.deep import datasets as D
-from debut.features.common import latest_catalog, lit_date, to_category_index, to_category_medians, \
-    to_item_categories
 
 JOB = "train_deep"
 ROWS_PER_FILE = 50_000       # Petastorm row groups: one file per process at least, about this many rows each

@@ -29,7 +29,7 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from debut.adjust.assess import assess_item
+from debut.core.launch_review import assess_item
 from debut.config import AdjustConf
 
 OUTCOME_COLUMNS = ["candidate_id", "category", "policy", "launched", "quantity", "reorder_units", "reorders",

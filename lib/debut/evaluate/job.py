@@ -137,7 +137,7 @@ def policy_outcomes(plan: pd.DataFrame, fc: pd.DataFrame, weekly: pd.DataFrame, 
     from debut.optimize import policies
 
     truth = weekly[["candidate_id", "week", "units"]]
-    plans = {POLICY_PLAN: plan[plan["candidate_id"].notna()]}
+    plans = {POLICY_PLAN: plan}          # gold.launch_plan holds candidate rows only
     plans.update(policies.baseline_plans(fc, conf))
     plans[POLICY_ORACLE] = policies.oracle_plan(fc, truth, conf)
     plans.update(references or {})

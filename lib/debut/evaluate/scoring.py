@@ -6,7 +6,7 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from debut.adjust.rules import critical_fractile
+from debut.core.launch_rules import critical_fractile
 
 
 def calibration(df: pd.DataFrame) -> Dict[str, float]:

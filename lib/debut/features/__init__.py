@@ -1,12 +1,11 @@
 """build_features: gold tables describing items, customers, segments, sequences and intent labels.
 
-Modules, one idea each:
-  common     as-of cut-offs, the current catalog, the deterministic category order
+The definitions other stages recompute as of earlier dates live in debut.core
+(catalog and category order, customer profile, behaviour sequences, user-item
+weights); this package composes them with its own modules, one idea each:
   items      item content features (price bands, attribute hash vector, text)
   embed      offline sentence embeddings in a pandas UDF (model cached per executor)
-  profile    customer profile: RFM, tenure, affinities, price sensitivity, sessions, taste
-  segments   KMeans segmentation with k by silhouette, segment descriptions, audience mix
-  sequences  last-N interaction sequences
+  segments   KMeans segmentation with k by silhouette, segment descriptions
   intent     purchase-intent labels per customer x category
   evaluate   adjusted Rand index against the simulator's segments (Spark aggregations)
   job        run(spark, conf, run_date)

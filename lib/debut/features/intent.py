@@ -18,8 +18,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from debut import schemas as S
-from debut.features.common import CANCELLED, days_between, filter_before, lit_date
-from debut.features.profile import agg_rfm, agg_tenure, filter_customer_orders, to_user_item_as_of
+from debut.core.dates import days_between, filter_before, lit_date
+from debut.core.profile import agg_rfm, agg_tenure, filter_customer_orders
+from debut.core.user_item import to_user_item_as_of
+from debut.schemas import CANCELLED
 
 RECENT_DAYS = 28      # look-back of the recent-activity counts
 

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from debut import schemas as S
-from debut.features.common import lit_date
+from debut.core.dates import lit_date
 
 ATTRIBUTE_FIELDS = ("category", "subcategory", "brand", "colour", "material", "style")
 PERCENTILE_ACCURACY = 10000    # percentile_approx: exact below this many items per category

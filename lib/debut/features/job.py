@@ -21,7 +21,9 @@ from pyspark.sql import functions as F
 from debut import io
 from debut import schemas as S
 from debut.config import Config, ConfigError, flatten
-from debut.features import common, embed, evaluate, intent, items, profile, segments, sequences
+from debut.core import catalog, profile, sequences
+from debut.core.pseudonym import hash_key
+from debut.features import embed, evaluate, intent, items, segments
 
 JOB = "build_features"
 
@@ -136,18 +138,18 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
     from debut import tracking
 
     fc = conf.features
-    catalog = io.read(spark, conf, "bronze.catalog")
+    catalog_df = io.read(spark, conf, "bronze.catalog")
     events = io.read(spark, conf, "bronze.events")
     orders = io.read(spark, conf, "bronze.orders")
     sessions = io.read(spark, conf, "silver.sessions")
     user_item = io.read(spark, conf, "silver.user_item")
 
     keep = StorageLevel.MEMORY_AND_DISK
-    catalog_now = common.latest_catalog(catalog, run_date=run_date)      # small: recomputed where used
-    category_index = common.to_category_index(catalog_now)
-    medians = common.to_category_medians(catalog_now)
+    catalog_now = catalog.to_latest_snapshot(catalog_df, run_date=run_date)   # small: recomputed where used
+    category_index = catalog.to_category_index(catalog_now)
+    medians = catalog.to_category_medians(catalog_now)
     # every snapshot's items: used by the profile, the sequences and the labels
-    item_cats = common.to_item_categories(catalog, category_index, run_date=run_date).persist(keep)
+    item_cats = catalog.to_item_categories(catalog_df, category_index, run_date=run_date).persist(keep)
     cached = [item_cats]
     out: Dict[str, object] = {}
     params = {f"features.{k}": v for k, v in flatten(fc).items()}
@@ -220,8 +222,6 @@ def write_purchase_intent(conf: Config, run_date: dt.date, events: DataFrame, or
 
 def _segment_recovery(spark: SparkSession, conf: Config, profile_df: DataFrame) -> Optional[float]:
     """ARI against <truth_dir>/user_segments.parquet when it exists (simulated data only)."""
-    from debut.ingest.common import hash_key
-
     try:
         key = hash_key(conf)
     except ConfigError:  # no key in this environment: nothing to match the truth's raw ids with

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from debut import schemas as S
-from debut.features.common import lit_date
+from debut.core.dates import lit_date
 
 FEATURE_COLS = ("log_recency", "log_frequency", "log_monetary", "price_ratio", "below_median", "affinity")
 FEATURE_WEIGHTS = {"log_recency": 0.5, "log_frequency": 0.5, "log_monetary": 0.5}   # after scaling; others 1
@@ -179,21 +179,3 @@ def to_segments(profile_df: DataFrame, category_index_df: DataFrame, *, k: int, 
                     label.alias("label"), F.lit(k).cast("int").alias("k"),
                     F.lit(silhouette).cast("double").alias("silhouette"), lit_date(as_of).alias("as_of_date"))
             .select([F.col(f.name).cast(f.dataType).alias(f.name) for f in S.SEGMENTS.fields]))
-
-
-def audience_segment_mix(audience_df: DataFrame, profile_df: DataFrame) -> DataFrame:
-    """Per candidate_id: customers and share of its audience in each segment.
-
-    audience_df: candidate_id, user_key, score (gold.launch_audience). Customers
-    without a profile (or a segment) form the null segment, so shares sum to 1.
-    """
-    a = (audience_df.select("candidate_id", "user_key", "score")
-         .join(profile_df.select("user_key", "segment"), on="user_key", how="left"))
-    total = a.groupBy("candidate_id").agg(F.count(F.lit(1)).alias("_n"), F.sum("score").alias("_score"))
-    per = a.groupBy("candidate_id", "segment").agg(F.count(F.lit(1)).alias("customers"),
-                                                   F.sum("score").alias("score"))
-    return (per.join(total, on="candidate_id", how="inner")
-            .select("candidate_id", F.col("segment").cast("int"), F.col("customers").cast("long"),
-                    (F.col("customers") / F.col("_n")).alias("share"),
-                    F.when(F.col("_score") != 0, F.col("score") / F.col("_score")).alias("score_share"))
-            .select([F.col(f.name).cast(f.dataType).alias(f.name) for f in S.SEGMENT_MIX.fields]))

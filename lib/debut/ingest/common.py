@@ -9,8 +9,6 @@ counted as a duplicate.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import os
 import re
 from dataclasses import dataclass
@@ -21,7 +19,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from debut.config import ConfigError
+# ingest pseudonymises as it reads; the definition is shared with build_features
+from debut.core.pseudonym import hash_key, hmac_reference, with_user_key  # noqa: F401
 
 
 # Reason codes (stable: reports and alerts key on them).
@@ -40,9 +39,6 @@ TOO_OLD = "too_old"
 MAX_RECORD_CHARS = 65536
 _DATE_DIR = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 _DATE_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
-
-# A fixed, public key for the simulated demo only (conf ingest.allow_dev_hash_key).
-_DEV_KEY = "debut-demo-key-not-secret"
 
 
 @dataclass(frozen=True)
@@ -103,44 +99,6 @@ def files_to_ingest(spark: SparkSession, conf, root: str, suffixes: Tuple[str, .
             .where(F.col("source_file").isin([f.path for f in files]))
             .select("source_file", "file_size").collect()}  # bounded by the files listed
     return [f for f in files if (f.path, f.size) not in done]
-
-
-# ------------------------------------------------------------------ pseudonymisation
-def hash_key(conf) -> bytes:
-    """The pseudonymisation key from the environment (never from conf files)."""
-    value = os.environ.get(conf.ingest.hash_key_env)
-    if value:
-        return value.encode("utf-8")
-    if conf.ingest.allow_dev_hash_key:
-        return _DEV_KEY.encode("utf-8")
-    raise ConfigError(f"environment variable {conf.ingest.hash_key_env} is not set: it holds the key that "
-                   f"pseudonymises customer ids (set it, or ingest.allow_dev_hash_key: true for demo data)")
-
-
-def hmac_reference(key: bytes, value: str) -> str:
-    """Python HMAC-SHA256 of a user id: what ``with_user_key`` computes in Spark."""
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def with_user_key(df: DataFrame, key: bytes, *, src: str = "user_id", dst: str = "user_key") -> DataFrame:
-    """HMAC-SHA256(key, user id) with built-in functions; the raw id column is dropped.
-
-    The key reaches the plan only inside a one-row broadcast relation, so it is
-    not printed by explain() or the UI (which show literals), and is never
-    written anywhere.
-    """
-    block = 64
-    k = hashlib.sha256(key).digest() if len(key) > block else key
-    k = k.ljust(block, b"\0")
-    ipad = bytes(b ^ 0x36 for b in k)
-    opad = bytes(b ^ 0x5C for b in k)
-    spark = df.sparkSession
-    pads = spark.createDataFrame([(bytearray(ipad), bytearray(opad))], "_ipad binary, _opad binary")
-    inner = F.unhex(F.sha2(F.concat(F.col("_ipad"), F.col(src).cast("binary")), 256))
-    mac = F.sha2(F.concat(F.col("_opad"), inner), 256)
-    return (df.crossJoin(F.broadcast(pads))
-            .withColumn(dst, F.when(F.col(src).isNull() | (F.col(src) == ""), F.lit(None)).otherwise(mac))
-            .drop("_ipad", "_opad", src))
 
 
 # ------------------------------------------------------------------ validation
@@ -315,9 +273,26 @@ def redact_user_ids(bad: DataFrame, key: bytes, fmt: str) -> DataFrame:
                                     F.concat(F.lit('$1"'), F.col("_ukey"), F.lit('"')))))
                .drop("_uid_raw", "_ukey"))
         return out
-    from debut.ingest.adapters.base import redact  # CSV field-aware replacement
-
     return (bad.withColumn("_uid", F.col("user_id"))
             .transform(lambda d: with_user_key(d, key, src="_uid", dst="_ukey"))
             .withColumn("_raw", redact(F.col("_raw"), F.col("user_id"), F.coalesce(F.col("_ukey"), F.lit(""))))
             .drop("_ukey"))
+
+
+def blank(col: Column) -> Column:
+    return col.isNull() | (F.trim(col) == "")
+
+
+def redact(raw: Column, value: Column, replacement: Column) -> Column:
+    """``raw`` with the CSV field equal to ``value`` (quoted or not) replaced.
+
+    Used so that quarantine keeps the record but not the raw customer id (it
+    holds the user_key instead). A record too malformed to place its fields may
+    keep an id in another position.
+    """
+    quoted = F.concat(F.lit('(^|,)"?\\Q'), value, F.lit('\\E"?(?=,|$)'))
+    by_field = F.regexp_replace(raw, quoted, F.concat(F.lit("$1"), replacement))
+    anywhere = F.call_function("replace", raw, value, replacement)
+    return (F.when(blank(value), raw)
+            .when(value.contains("\\"), anywhere)  # a backslash could end the \\Q quote
+            .otherwise(by_field))

@@ -1,25 +1,29 @@
-"""optimize_launch: gold.launch_forecast (plan_date = run_date) -> gold.launch_plan.
+"""optimize_launch: gold.launch_forecast (plan_date = run_date) -> gold.launch_plan + gold.launch_plan_status.
 
 One MILP per category, solved on the executors by
-``groupBy("plan_date", "category").applyInPandas``. The plan date's partition
-of gold.launch_plan is replaced in one commit (replaceWhere), so a rerun
-replaces its rows and never duplicates them. Per-category totals are printed
-and recorded (component "optimize") in gold.evaluation and MLflow.
+``groupBy("plan_date", "category").applyInPandas``. Candidate rows go to
+gold.launch_plan; the per-category outcome (solver status, the reason a
+category has no plan, totals) to gold.launch_plan_status. Each table's plan
+date partition is replaced in one commit (replaceWhere), so a rerun replaces
+its rows and never duplicates them. Per-category totals are printed and
+recorded (component "optimize") in gold.evaluation and MLflow.
 """
 from __future__ import annotations
 
 import datetime as dt
 from typing import Dict, List, Union
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from debut import io, tracking
 from debut.config import Config, flatten
 from debut.optimize.category import INPUT_COLUMNS, OPTIONAL_COLUMNS, PLAN_SCHEMA, REQUIRED_COLUMNS, make_udf
+from debut.schemas import PLAN_STATUS
 
 JOB = "optimize_launch"
-SOURCE, TARGET = "gold.launch_forecast", "gold.launch_plan"
+SOURCE, TARGET, STATUS = "gold.launch_forecast", "gold.launch_plan", "gold.launch_plan_status"
 PLANNED = ("optimal", "time_limit")        # solver statuses that produced a plan
 
 
@@ -38,24 +42,32 @@ def to_plan(forecast: DataFrame, conf: Config) -> DataFrame:
             .applyInPandas(make_udf(conf), PLAN_SCHEMA))
 
 
-def summarise(plan: DataFrame) -> List[Dict]:
-    """Per-category totals (bounded by the number of categories, collected)."""
+def to_plan_status(plan: DataFrame) -> DataFrame:
+    """PLAN_STATUS: one row per (plan_date, category) of the UDF's output.
+
+    A category's status is its status row's (the UDF yields one, with a null
+    candidate_id, when a whole category fails), else its candidates'.
+    """
     cand = F.col("candidate_id").isNotNull()
-    rows = (plan.groupBy("category")
-            .agg(F.sum(F.when(cand & F.col("launch"), 1).otherwise(0)).alias("launches"),
-                 F.sum(F.when(cand, 1).otherwise(0)).alias("candidates"),
-                 F.sum("quantity").alias("units"), F.sum("spend").alias("spend"),
+    return (plan.groupBy("plan_date", "category")
+            .agg(F.sum(F.when(cand & F.col("launch"), 1).otherwise(0)).cast("long").alias("launches"),
+                 F.sum(F.when(cand, 1).otherwise(0)).cast("long").alias("candidates"),
+                 F.sum("quantity").cast("long").alias("units"), F.sum("spend").alias("spend"),
                  F.sum(F.when(cand, F.col("expected_profit"))).alias("expected_profit"),
                  F.first(F.when(~cand, F.col("solver_status")), ignorenulls=True).alias("_status_row"),
                  F.first(F.when(cand, F.col("solver_status")), ignorenulls=True).alias("_status"),
-                 F.first(F.when(~cand, F.col("reason")), ignorenulls=True).alias("problem"),
+                 F.first(F.when(~cand, F.col("reason")), ignorenulls=True).alias("reason"),
                  F.max("mip_gap").alias("mip_gap"), F.max("solve_time_s").alias("solve_time_s"))
-            .orderBy("category").collect())
+            .withColumn("solver_status", F.coalesce("_status_row", "_status", F.lit("error")))
+            .select([F.col(f.name).cast(f.dataType).alias(f.name) for f in PLAN_STATUS.fields]))
+
+
+def summarise(status: DataFrame) -> List[Dict]:
+    """Per-category totals from gold.launch_plan_status rows (one per category, collected)."""
     out = []
-    for r in rows:
+    for r in status.orderBy("category").collect():
         d = r.asDict()
-        d["status"] = d.pop("_status_row") or d.pop("_status") or "error"
-        d.pop("_status", None)
+        d["status"], d["problem"] = d.pop("solver_status"), d.pop("reason")
         out.append(d)
     return out
 
@@ -82,10 +94,15 @@ def run(spark: SparkSession, conf: Config, run_date: Union[str, dt.date]) -> Dic
         if forecast.limit(1).count() == 0:
             raise io.MissingTableError(f"{SOURCE} has no rows for plan_date {day}; run forecast_launch for "
                                        f"this date first")
-        plan = to_plan(forecast, conf)
-        io.replace_where(plan, conf, TARGET, f"plan_date = '{day.isoformat()}'")
-        written = io.read(spark, conf, TARGET).where(F.col("plan_date") == F.lit(day))
-        totals = summarise(written)
+        # persisted: the MILPs run once for both tables (rows bounded by the candidates)
+        plan = to_plan(forecast, conf).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            where = f"plan_date = '{day.isoformat()}'"
+            io.replace_where(plan.where(F.col("candidate_id").isNotNull()), conf, TARGET, where)
+            io.replace_where(to_plan_status(plan), conf, STATUS, where)
+        finally:
+            plan.unpersist()
+        totals = summarise(io.read(spark, conf, STATUS).where(F.col("plan_date") == F.lit(day)))
         _print(totals, conf.optimize.print_limit)
         solved = [t for t in totals if t["status"] in PLANNED]
         summary = {

@@ -25,7 +25,8 @@ import datetime as dt
 import itertools
 import os
 import time
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,11 @@ from pyspark.sql import functions as F
 
 from debut import io
 from debut.config import Config
+from debut.core.catalog import to_latest_snapshot
+from debut.core.dates import lit_date
+from debut.core.user_item import to_user_item_as_of
 from debut.recommend import als, coldstart, data, metrics, scoring
+from debut.recommend.audience import audience_segment_mix, to_item_audience, to_launch_audience
 
 JOB = "train_als"
 KEEP = StorageLevel.MEMORY_AND_DISK
@@ -45,18 +50,12 @@ def _log(msg: str) -> None:
     print(f"[{JOB}] {msg}", flush=True)
 
 
-def _lit_date(d: dt.date):
-    return F.lit(d.isoformat()).cast("date")
-
-
 # ------------------------------------------------------------------ driver-side item data (catalog-bounded)
 def load_items(spark: SparkSession, conf: Config, run_date: dt.date) -> pd.DataFrame:
     """gold.item_features content columns plus the latest catalog status and launch date, sorted by item_id."""
-    from debut.features.common import latest_catalog
-
     feats = io.read(spark, conf, "gold.item_features").select(
         *coldstart.CONTENT_COLUMNS, "is_candidate", "plan_date", "category")
-    cat = latest_catalog(io.read(spark, conf, "bronze.catalog"), run_date=run_date).select(
+    cat = to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=run_date).select(
         "item_id", F.col("status").alias("catalog_status"), "launch_date")
     pdf = feats.join(cat, on="item_id", how="left").toPandas()
     return pdf.sort_values("item_id").reset_index(drop=True)
@@ -72,7 +71,7 @@ def stocked_out_items(spark: SparkSession, conf: Config, run_date: dt.date) -> s
     """Items flagged is_stockout_suspected on the last day silver.item_daily holds before run_date."""
     if not io.exists(spark, conf, "silver.item_daily"):
         return set()
-    daily = io.read(spark, conf, "silver.item_daily").where(F.col("date") < _lit_date(run_date))
+    daily = io.read(spark, conf, "silver.item_daily").where(F.col("date") < lit_date(run_date))
     last = daily.agg(F.max("date")).first()[0]
     if last is None:
         return set()
@@ -126,20 +125,34 @@ def map_items(conf: Config, fitted, rows: pd.DataFrame, n_categories: int) -> np
 
 
 # ------------------------------------------------------------------ evaluation
-def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events: DataFrame,
-                   items: pd.DataFrame, user_ids: DataFrame, item_ids: DataFrame,
-                   n_categories: int) -> Dict[str, object]:
-    """Grid search on the time split; metrics of the best point against the baselines."""
-    import mlflow
+@dataclass
+class Split:
+    """The time split of the evaluation: training ratings before ``cutoff``, relevant pairs after it."""
+    cutoff: dt.date
+    train_ui: DataFrame            # (user_key, item_id, weight) before the cut-off, cold items removed
+    ratings: DataFrame             # persisted
+    relevant: DataFrame            # persisted: (user_key, item_id) that happened in [cutoff, run_date)
+    n_ratings: int
+    popularity: Dict[str, int]     # distinct training customers per item
+    cold_ids: List[str]            # evaluation items that lost all their training interactions
 
+
+@dataclass
+class GridPoint:
+    """The best grid point and what it fitted."""
+    point: Dict[str, object]
+    model: object
+    warm_ids: List[str]
+    warm_mat: np.ndarray
+    users: DataFrame               # persisted: factors of the customers with relevant pairs
+
+
+def validation_split(spark: SparkSession, conf: Config, run_date: dt.date, events: DataFrame,
+                     user_ids: DataFrame, item_ids: DataFrame) -> Split:
+    """Interactions before run_date - validation_days train; the last validation_days are held out."""
     rc = conf.recommend
-    ks = sorted(set(rc.eval_k))
-    max_k = max(ks)
     cutoff = run_date - dt.timedelta(days=rc.validation_days)
-    from debut.features.common import latest_catalog
-    from debut.features.profile import to_user_item_as_of
-
-    catalog_now = latest_catalog(io.read(spark, conf, "bronze.catalog"), run_date=run_date)
+    catalog_now = to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=run_date)
     cold = data.to_cold_items(catalog_now, cutoff=cutoff, share=rc.cold_holdout_share, seed=rc.seed)
     train_ui = (to_user_item_as_of(events, as_of=cutoff, event_weights=conf.aggregate.event_weights,
                                    half_life_days=conf.aggregate.decay_half_life_days)
@@ -150,89 +163,131 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
     relevant = data.sample_customers(relevant, rc.eval_max_customers, seed=rc.seed).persist(KEEP)
     n_ratings = ratings.count()
     if n_ratings == 0:
+        ratings.unpersist()
+        relevant.unpersist()
         raise ValueError(f"no interactions before the validation cut-off {cutoff} "
                          f"(recommend.validation_days={rc.validation_days}); lower it or ingest more history")
     # popularity: distinct training customers per item (bounded by the catalog)
     pop = (train_ui.where(F.col("weight") > 0).groupBy("item_id")
            .agg(F.countDistinct("user_key").alias("n")).toPandas())
-    popularity = dict(zip(pop["item_id"], pop["n"]))
-    cold_ids = sorted(r[0] for r in cold.collect())
-    cached = [ratings, relevant]
+    return Split(cutoff=cutoff, train_ui=train_ui, ratings=ratings, relevant=relevant, n_ratings=n_ratings,
+                 popularity=dict(zip(pop["item_id"], pop["n"])), cold_ids=sorted(r[0] for r in cold.collect()))
+
+
+def grid_search(conf: Config, split: Split, user_ids: DataFrame, item_ids: DataFrame,
+                ks: List[int]) -> Tuple[GridPoint, List[Dict[str, object]]]:
+    """Every rank x regParam x alpha point fitted on the split, each a nested MLflow run; the best
+    by warm NDCG@<first eval_k> (its customers' factors stay persisted, the others' are released)."""
+    rc = conf.recommend
+    max_k = max(ks)
     grid = list(itertools.product(rc.grid_ranks or (rc.rank,), rc.grid_reg_params or (rc.reg_param,),
                                   rc.grid_alphas or (rc.alpha,)))
     select_metric = f"ndcg@{ks[0]}"
-    results = []
+    results: List[Dict[str, object]] = []
     best = None
+    for rank, reg, alpha in grid:
+        t0 = time.time()
+        model = als.fit_als(split.ratings, rank=rank, reg_param=reg, alpha=alpha, max_iter=rc.max_iter,
+                            seed=rc.seed, checkpoint_interval=rc.checkpoint_interval)
+        ufac = als.user_factors(model, user_ids)
+        warm_ids, warm_mat = _collect_factors(als.item_factors(model, item_ids))
+        users = ufac.join(split.relevant.select("user_key").distinct(), on="user_key", how="inner").persist(KEEP)
+        recs = scoring.top_items_per_user(users, warm_ids, warm_mat, list_size=max_k)
+        row = metrics.ranking_metrics(recs, _restrict(split.relevant, warm_ids), ks=ks, n_items=len(warm_ids)).first()
+        point = {"rank": rank, "reg_param": reg, "alpha": alpha, "seconds": time.time() - t0,
+                 **{f"{m}@{k}": float(row[f"{m}@{k}"]) for m in metrics.METRICS for k in ks},
+                 "users": int(row["users"])}
+        results.append(point)
+        _log_grid_point(point, rc.max_iter)
+        _log(f"grid rank={rank} reg={reg} alpha={alpha}: {select_metric} {point[select_metric]:.4f} "
+             f"recall@{max_k} {point[f'recall@{max_k}']:.4f} ({point['seconds']:.0f}s)")
+        if best is None or point[select_metric] > best.point[select_metric]:
+            if best is not None:
+                best.users.unpersist()
+            best = GridPoint(point, model, warm_ids, warm_mat, users)
+        else:
+            users.unpersist()
+    return best, results
+
+
+def _log_grid_point(point: Dict[str, object], max_iter: int) -> None:
+    import mlflow
+
+    with mlflow.start_run(run_name=f"als-r{point['rank']}-l{point['reg_param']}-a{point['alpha']}", nested=True):
+        mlflow.log_params({"rank": point["rank"], "reg_param": point["reg_param"], "alpha": point["alpha"],
+                           "max_iter": max_iter})
+        mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in point.items()
+                            if k not in ("rank", "reg_param", "alpha")})
+
+
+def cold_metrics(spark: SparkSession, conf: Config, split: Split, best: GridPoint, items: pd.DataFrame,
+                 user_ids: DataFrame, n_categories: int, ks: List[int]) -> Dict[Tuple[str, str, int], float]:
+    """Held-out cold items scored through a map fitted on the best model's warm items, against the
+    category-popularity and random baselines; audience recall; the map's in-sample r2."""
+    rc = conf.recommend
+    warm_set = set(best.warm_ids)
+    warm_pos = {i: k for k, i in enumerate(best.warm_ids)}
+    out: Dict[Tuple[str, str, int], float] = {}
+    cold_rows = items[items["item_id"].isin(split.cold_ids) & ~items["item_id"].isin(warm_set)
+                      & ~items["is_candidate"]]
+    if len(cold_rows):
+        eval_map, fit_rows = fit_served_map(conf, items, best.warm_ids, best.warm_mat, exclude=set(),
+                                            n_categories=n_categories)
+        cold_mat = map_items(conf, eval_map, cold_rows, n_categories)
+        c_ids = list(cold_rows["item_id"])
+        rel_cold = _restrict(split.relevant, c_ids)
+        # the non-personal reference for a never-sold item: its category's popularity
+        cat_of = dict(zip(items["item_id"], items["category"]))
+        cat_pop: Dict[str, int] = {}
+        for i, n in split.popularity.items():
+            cat_pop[cat_of.get(i)] = cat_pop.get(cat_of.get(i), 0) + int(n)
+        cold_pop = sorted(c_ids, key=lambda i: (-cat_pop.get(cat_of.get(i), 0), i))
+        out.update(_score_slices("cold", best.users, c_ids, cold_mat, cold_pop, rel_cold, ks, rc.seed))
+        out.update(audience_recall(spark, conf, split, best, user_ids, c_ids, cold_mat, rel_cold))
+        out[("cold_map_r2_in_sample", "cold", len(fit_rows))] = coldstart.r2_score(
+            best.warm_mat[[warm_pos[i] for i in fit_rows["item_id"]]],
+            map_items(conf, eval_map, fit_rows, n_categories))
+    out[("cold_items", "cold", None)] = float(len(cold_rows))
+    return out
+
+
+def audience_recall(spark: SparkSession, conf: Config, split: Split, best: GridPoint, user_ids: DataFrame,
+                    c_ids: List[str], cold_mat: np.ndarray,
+                    rel_cold: DataFrame) -> Dict[Tuple[str, str, int], float]:
+    """Does a cold item's top-K audience hold who came for it? Against the K most active customers."""
+    k_aud = conf.features.audience_top_k
+    all_users = als.user_factors(best.model, user_ids)
+    top, _ = scoring.top_users_per_item(all_users, c_ids, cold_mat, k=k_aud)
+    rel_items = rel_cold.select("item_id", "user_key")
+    out: Dict[Tuple[str, str, int], float] = {}
+    r = metrics.audience_recall(top, rel_items).first()
+    out[(f"audience_recall@{k_aud}", "cold", int(r["items"]))] = float(r["recall"])
+    active = (split.train_ui.groupBy("user_key").agg(F.sum("weight").alias("w"))
+              .orderBy(F.col("w").desc(), F.col("user_key")).limit(k_aud).select("user_key"))
+    items_df = spark.createDataFrame([(i,) for i in c_ids], "item_id string")
+    r = metrics.audience_recall(items_df.crossJoin(F.broadcast(active)), rel_items).first()
+    out[(f"audience_recall@{k_aud}", "cold.popularity", int(r["items"]))] = float(r["recall"])
+    return out
+
+
+def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events: DataFrame,
+                   items: pd.DataFrame, user_ids: DataFrame, item_ids: DataFrame,
+                   n_categories: int) -> Dict[str, object]:
+    """Grid search on the time split; metrics of the best point against the baselines."""
+    ks = sorted(set(conf.recommend.eval_k))
+    split = validation_split(spark, conf, run_date, events, user_ids, item_ids)
+    cached = [split.ratings, split.relevant]
     try:
-        for rank, reg, alpha in grid:
-            t0 = time.time()
-            model = als.fit_als(ratings, rank=rank, reg_param=reg, alpha=alpha, max_iter=rc.max_iter,
-                                seed=rc.seed, checkpoint_interval=rc.checkpoint_interval)
-            ufac = als.user_factors(model, user_ids)
-            warm_ids, warm_mat = _collect_factors(als.item_factors(model, item_ids))
-            warm_set = set(warm_ids)
-            users = ufac.join(relevant.select("user_key").distinct(), on="user_key", how="inner").persist(KEEP)
-            rel_warm = _restrict(relevant, warm_ids)
-            recs = scoring.top_items_per_user(users, warm_ids, warm_mat, list_size=max_k)
-            row = metrics.ranking_metrics(recs, rel_warm, ks=ks, n_items=len(warm_ids)).first()
-            point = {"rank": rank, "reg_param": reg, "alpha": alpha, "seconds": time.time() - t0,
-                     **{f"{m}@{k}": float(row[f"{m}@{k}"]) for m in metrics.METRICS for k in ks},
-                     "users": int(row["users"])}
-            results.append(point)
-            with mlflow.start_run(run_name=f"als-r{rank}-l{reg}-a{alpha}", nested=True):
-                mlflow.log_params({"rank": rank, "reg_param": reg, "alpha": alpha, "max_iter": rc.max_iter})
-                mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in point.items()
-                                    if k not in ("rank", "reg_param", "alpha")})
-            _log(f"grid rank={rank} reg={reg} alpha={alpha}: {select_metric} {point[select_metric]:.4f} "
-                 f"recall@{max_k} {point[f'recall@{max_k}']:.4f} ({point['seconds']:.0f}s)")
-            if best is None or point[select_metric] > best[0][select_metric]:
-                if best is not None:
-                    best[3].unpersist()
-                best = (point, model, (warm_ids, warm_mat), users)
-            else:
-                users.unpersist()
-        point, model, (warm_ids, warm_mat), users = best
-        cached.append(users)
-        warm_set = set(warm_ids)
-        warm_pos = {i: k for k, i in enumerate(warm_ids)}
-        out: Dict[Tuple[str, str, int], float] = {}
-        rel_warm = _restrict(relevant, warm_ids)
+        best, results = grid_search(conf, split, user_ids, item_ids, ks)
+        cached.append(best.users)
         # warm: ALS against popularity and random
-        warm_pop = sorted(warm_ids, key=lambda i: (-popularity.get(i, 0), i))
-        out.update(_score_slices("warm", users, warm_ids, warm_mat, warm_pop, rel_warm, ks, rc.seed))
-        # cold: held-out items scored through a map fitted on this model's warm items
-        cold_rows = items[items["item_id"].isin(cold_ids) & ~items["item_id"].isin(warm_set)
-                          & ~items["is_candidate"]]
-        if len(cold_rows):
-            eval_map, fit_rows = fit_served_map(conf, items, warm_ids, warm_mat, exclude=set(),
-                                                n_categories=n_categories)
-            cold_mat = map_items(conf, eval_map, cold_rows, n_categories)
-            c_ids = list(cold_rows["item_id"])
-            rel_cold = _restrict(relevant, c_ids)
-            # the non-personal reference for a never-sold item: its category's popularity
-            cat_of = dict(zip(items["item_id"], items["category"]))
-            cat_pop: Dict[str, int] = {}
-            for i, n in popularity.items():
-                cat_pop[cat_of.get(i)] = cat_pop.get(cat_of.get(i), 0) + int(n)
-            cold_pop = sorted(c_ids, key=lambda i: (-cat_pop.get(cat_of.get(i), 0), i))
-            out.update(_score_slices("cold", users, c_ids, cold_mat, cold_pop, rel_cold, ks, rc.seed))
-            # the audience direction: does a cold item's top-K audience hold who came for it?
-            k_aud = conf.features.audience_top_k
-            all_users = als.user_factors(model, user_ids)
-            top, _ = scoring.top_users_per_item(all_users, c_ids, cold_mat, k=k_aud)
-            rel_items = rel_cold.select("item_id", "user_key")
-            r = metrics.audience_recall(top, rel_items).first()
-            out[(f"audience_recall@{k_aud}", "cold", int(r["items"]))] = float(r["recall"])
-            active = (train_ui.groupBy("user_key").agg(F.sum("weight").alias("w"))
-                      .orderBy(F.col("w").desc(), F.col("user_key")).limit(k_aud).select("user_key"))
-            items_df = spark.createDataFrame([(i,) for i in c_ids], "item_id string")
-            r = metrics.audience_recall(items_df.crossJoin(F.broadcast(active)), rel_items).first()
-            out[(f"audience_recall@{k_aud}", "cold.popularity", int(r["items"]))] = float(r["recall"])
-            out[("cold_map_r2_in_sample", "cold", len(fit_rows))] = coldstart.r2_score(
-                warm_mat[[warm_pos[i] for i in fit_rows["item_id"]]],
-                map_items(conf, eval_map, fit_rows, n_categories))
-        out[("cold_items", "cold", None)] = float(len(cold_rows))
-        return {"best": point, "grid": results, "metrics": out, "cutoff": cutoff, "ratings": n_ratings}
+        warm_pop = sorted(best.warm_ids, key=lambda i: (-split.popularity.get(i, 0), i))
+        out: Dict[Tuple[str, str, int], float] = {}
+        out.update(_score_slices("warm", best.users, best.warm_ids, best.warm_mat, warm_pop,
+                                 _restrict(split.relevant, best.warm_ids), ks, conf.recommend.seed))
+        out.update(cold_metrics(spark, conf, split, best, items, user_ids, n_categories, ks))
+        return {"best": best.point, "grid": results, "metrics": out, "cutoff": split.cutoff,
+                "ratings": split.n_ratings}
     finally:
         for df in cached:
             df.unpersist()
@@ -280,44 +335,107 @@ def print_metrics(out: Dict[tuple, float], ks) -> None:
             _log(f"{m} [{s}]: {v:.4f}")
 
 
-# ------------------------------------------------------------------ outputs
-def to_launch_audience(top: DataFrame, profile: DataFrame, *, plan_date: dt.date) -> DataFrame:
-    """gold.launch_audience rows from top_users_per_item output restricted to candidates."""
-    return (top.join(profile.select("user_key", "segment"), on="user_key", how="left")
-            .select(F.col("item_id").alias("candidate_id"), _lit_date(plan_date).alias("plan_date"),
-                    "user_key", F.col("score").cast("double"), F.col("rank").cast("int"),
-                    F.col("segment").cast("int")))
+# ------------------------------------------------------------------ the served model and its outputs
+@dataclass
+class Served:
+    """The refitted model, its factors and every item's content-mapped factors."""
+    model: object
+    ufac: DataFrame                # persisted: (user_key, factors) of every customer
+    warm_ids: List[str]
+    warm_mat: np.ndarray
+    cold_map: object               # the content -> factor map served for cold items
+    mapped: np.ndarray             # every row of ``items``, by content
+
+    def factors_of(self, item_ids: Sequence[str], items: pd.DataFrame) -> np.ndarray:
+        """Warm factors from ALS where the item has them, else content-mapped."""
+        warm_pos = {i: k for k, i in enumerate(self.warm_ids)}
+        item_pos = {i: k for k, i in enumerate(items["item_id"])}
+        return np.stack([self.warm_mat[warm_pos[i]] if i in warm_pos else self.mapped[item_pos[i]]
+                         for i in item_ids])
 
 
-def to_item_audience(top: DataFrame, reach: DataFrame, profile: DataFrame, item_flags: DataFrame, *,
-                     as_of: dt.date) -> DataFrame:
-    """gold.item_audience: per item the top-K score sum and mean, reach, top segment and its share."""
-    from pyspark.sql.window import Window
+def refit(spark: SparkSession, conf: Config, items: pd.DataFrame, user_item: DataFrame, user_ids: DataFrame,
+          item_ids: DataFrame, best: Dict[str, object], n_categories: int, cached: List[DataFrame]) -> Served:
+    """ALS with the chosen parameters on all of silver.user_item, and the served cold map."""
+    rc = conf.recommend
+    ratings = data.to_ratings(user_item, user_ids, item_ids, transform=rc.rating_transform).persist(KEEP)
+    cached.append(ratings)
+    t0 = time.time()
+    model = als.fit_als(ratings, rank=best["rank"], reg_param=best["reg_param"], alpha=best["alpha"],
+                        max_iter=rc.max_iter, seed=rc.seed, checkpoint_interval=rc.checkpoint_interval)
+    _log(f"refit on {ratings.count():,} interactions in {time.time() - t0:.0f}s")
+    ufac = als.user_factors(model, user_ids).persist(KEEP)
+    cached.append(ufac)
+    warm_ids, warm_mat = _collect_factors(als.item_factors(model, item_ids))
+    served, _ = fit_served_map(conf, items, warm_ids, warm_mat,
+                               exclude=past_launches(spark, conf) if rc.map_exclude_launches else set(),
+                               n_categories=n_categories)
+    mapped = map_items(conf, served, items, n_categories)
+    return Served(model, ufac, warm_ids, warm_mat, served, mapped)
 
-    seg = top.join(profile.select("user_key", "segment"), on="user_key", how="left")
-    per_seg = seg.where(F.col("segment").isNotNull()).groupBy("item_id", "segment").agg(F.count(F.lit(1)).alias("n"))
-    first = Window.partitionBy("item_id").orderBy(F.col("n").desc(), F.col("segment"))
-    top_seg = (per_seg.withColumn("_r", F.row_number().over(first)).where(F.col("_r") == 1)
-               .select("item_id", F.col("segment").alias("top_segment"), F.col("n").alias("_seg_n")))
-    agg = top.groupBy("item_id").agg(F.sum("score").alias("audience_score_sum"),
-                                     F.avg("score").alias("audience_score_mean"),
-                                     F.count(F.lit(1)).alias("_n"))
-    return (item_flags.join(agg, on="item_id", how="left").join(reach, on="item_id", how="left")
-            .join(top_seg, on="item_id", how="left")
-            .select("item_id", F.col("is_candidate").cast("boolean"),
-                    F.coalesce(F.col("audience_score_sum"), F.lit(0.0)).alias("audience_score_sum"),
-                    F.col("audience_score_mean").cast("double"),
-                    F.coalesce(F.col("reach"), F.lit(0)).cast("long").alias("audience_reach"),
-                    F.col("top_segment").cast("int"),
-                    (F.col("_seg_n") / F.col("_n")).cast("double").alias("top_segment_share"),
-                    _lit_date(as_of).alias("as_of_date")))
+
+def to_item_factors(spark: SparkSession, items: pd.DataFrame, served: Served, *, run_date: dt.date) -> DataFrame:
+    """gold.als_item_factors: warm from ALS, the rest (candidates, never-seen items) mapped."""
+    warm = set(served.warm_ids)
+    rows = [(i, [float(x) for x in served.warm_mat[k]], False) for k, i in enumerate(served.warm_ids)]
+    rows += [(i, [float(x) for x in served.mapped[k]], True) for k, i in enumerate(items["item_id"]) if i not in warm]
+    return (spark.createDataFrame(rows, "item_id string, factors array<float>, is_cold boolean")
+            .withColumn("as_of_date", lit_date(run_date)))
+
+
+def audiences(spark: SparkSession, conf: Config, items: pd.DataFrame, served: Served, profile: DataFrame, *,
+              run_date: dt.date, cached: List[DataFrame]):
+    """(gold.item_audience rows, gold.launch_audience rows or None, plan_date, plan's candidate ids).
+
+    Audiences come from content-mapped factors, every item at once; the
+    candidates of the latest plan up to run_date feed launch_audience.
+    """
+    top, reach = scoring.top_users_per_item(served.ufac, list(items["item_id"]), served.mapped,
+                                            k=conf.features.audience_top_k, cached=cached)
+    top = top.persist(KEEP)
+    cached.append(top)
+    flags = spark.createDataFrame(items[["item_id", "is_candidate"]].astype({"is_candidate": bool}))
+    item_aud = to_item_audience(top, reach, profile, flags, as_of=run_date)
+    cands = items[items["is_candidate"] & (items["plan_date"].notna())]
+    plan_date = max(d for d in cands["plan_date"] if d <= run_date) if len(cands) else None
+    plan_ids = list(cands[cands["plan_date"] == plan_date]["item_id"]) if plan_date else []
+    audience = to_launch_audience(_restrict(top, plan_ids), profile, plan_date=plan_date) if plan_ids else None
+    return item_aud, audience, plan_date, plan_ids
+
+
+def recommendation_lists(spark: SparkSession, conf: Config, items: pd.DataFrame, served: Served, *,
+                         run_date: dt.date, rank: int) -> Tuple[DataFrame, int]:
+    """(gold.recommendations rows, live items): live, in-stock catalog items; new ones get reserved slots."""
+    rc = conf.recommend
+    stocked_out = stocked_out_items(spark, conf, run_date) if rc.exclude_stockout_suspected else set()
+    live, is_new = live_items(items, excluded=rc.excluded_statuses, stocked_out=stocked_out,
+                              run_date=run_date, new_item_days=rc.new_item_days)
+    live_mat = served.factors_of(live["item_id"], items) if len(live) else np.zeros((0, rank))
+    n_explore = int(round(rc.list_size * rc.exploration_share))
+    recs = (scoring.top_items_per_user(served.ufac, list(live["item_id"]), live_mat, list_size=rc.list_size,
+                                       is_new=is_new, n_explore=n_explore)
+            .withColumn("as_of_date", lit_date(run_date)))
+    _log(f"lists: {len(live):,} live items ({int(is_new.sum())} new, {n_explore} reserved slots), "
+         f"{len(stocked_out)} stocked out excluded")
+    return recs, len(live)
+
+
+def _n_categories(items: pd.DataFrame) -> int:
+    if not items["category_index"].notna().any():
+        return 0
+    return int(np.nanmax(pd.to_numeric(items["category_index"], errors="coerce").to_numpy()) + 1)
+
+
+def _log_best(ev: Dict[str, object]) -> None:
+    import mlflow
+
+    best = ev["best"]
+    mlflow.log_params({"best.rank": best["rank"], "best.reg_param": best["reg_param"],
+                       "best.alpha": best["alpha"], "validation_cutoff": ev["cutoff"].isoformat()})
 
 
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, object]:
-    import mlflow
-
     from debut import tracking
-    from debut.features.segments import audience_segment_mix
 
     rc = conf.recommend
     events = io.read(spark, conf, "bronze.events")
@@ -328,8 +446,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
         raise ValueError("gold.item_features has no rows: run build_features first")
     ckpt = os.path.join(conf.paths.checkpoint_dir, JOB)
     spark.sparkContext.setCheckpointDir(ckpt if "://" in ckpt else os.path.abspath(ckpt))
-    n_categories = int(np.nanmax(pd.to_numeric(items["category_index"], errors="coerce").to_numpy()) + 1) \
-        if items["category_index"].notna().any() else 0
+    n_categories = _n_categories(items)
 
     user_ids = data.to_id_table(user_item.where(F.col("weight") > 0), "user_key", "user_idx").persist(KEEP)
     item_ids = data.to_id_table(user_item.where(F.col("weight") > 0), "item_id", "item_idx").persist(KEEP)
@@ -340,62 +457,17 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
             ev = evaluate_split(spark, conf, run_date, events, items, user_ids, item_ids, n_categories)
             best = ev["best"]
             out.update(best=best, grid=ev["grid"], metrics=ev["metrics"])
-            mlflow.log_params({"best.rank": best["rank"], "best.reg_param": best["reg_param"],
-                               "best.alpha": best["alpha"], "validation_cutoff": ev["cutoff"].isoformat()})
+            _log_best(ev)
             print_metrics(ev["metrics"], rc.eval_k)
 
-            # refit on everything with the chosen parameters
-            ratings = data.to_ratings(user_item, user_ids, item_ids, transform=rc.rating_transform).persist(KEEP)
-            cached.append(ratings)
-            t0 = time.time()
-            model = als.fit_als(ratings, rank=best["rank"], reg_param=best["reg_param"], alpha=best["alpha"],
-                                max_iter=rc.max_iter, seed=rc.seed, checkpoint_interval=rc.checkpoint_interval)
-            _log(f"refit on {ratings.count():,} interactions in {time.time() - t0:.0f}s")
-            ufac = als.user_factors(model, user_ids).persist(KEEP)
-            cached.append(ufac)
-            warm_ids, warm_mat = _collect_factors(als.item_factors(model, item_ids))
-            served, fit_rows = fit_served_map(conf, items, warm_ids, warm_mat,
-                                              exclude=past_launches(spark, conf) if rc.map_exclude_launches
-                                              else set(), n_categories=n_categories)
-            mapped = map_items(conf, served, items, n_categories)          # every item, by content
-            item_pos = {i: k for k, i in enumerate(items["item_id"])}
-
-            # gold.als_item_factors: warm from ALS, the rest (candidates, never-seen items) mapped
-            warm_pos = {i: k for k, i in enumerate(warm_ids)}
-            rows = [(i, [float(x) for x in warm_mat[k]], False) for i, k in warm_pos.items()]
-            rows += [(i, [float(x) for x in mapped[item_pos[i]]], True) for i in items["item_id"] if i not in warm_pos]
-            item_fac = (spark.createDataFrame(rows, "item_id string, factors array<float>, is_cold boolean")
-                        .withColumn("as_of_date", _lit_date(run_date)))
-
-            # audiences from content-mapped factors, every item at once; candidates feed launch_audience
-            k_aud = conf.features.audience_top_k
-            top, reach = scoring.top_users_per_item(ufac, list(items["item_id"]), mapped, k=k_aud,
-                                                    cached=cached)
-            top = top.persist(KEEP)
-            cached.append(top)
-            flags = spark.createDataFrame(items[["item_id", "is_candidate"]].astype({"is_candidate": bool}))
-            item_aud = to_item_audience(top, reach, profile, flags, as_of=run_date)
-            cands = items[items["is_candidate"] & (items["plan_date"].notna())]
-            plan_date = max(d for d in cands["plan_date"] if d <= run_date) if len(cands) else None
-            plan_ids = list(cands[cands["plan_date"] == plan_date]["item_id"]) if plan_date else []
-            audience = to_launch_audience(_restrict(top, plan_ids), profile, plan_date=plan_date) \
-                if plan_ids else None
-
-            # recommendation lists: live, in-stock catalog items; new ones get reserved slots
-            stocked_out = stocked_out_items(spark, conf, run_date) if rc.exclude_stockout_suspected else set()
-            live, is_new = live_items(items, excluded=rc.excluded_statuses, stocked_out=stocked_out,
-                                      run_date=run_date, new_item_days=rc.new_item_days)
-            live_mat = np.stack([warm_mat[warm_pos[i]] if i in warm_pos else mapped[item_pos[i]]
-                                 for i in live["item_id"]]) if len(live) else np.zeros((0, best["rank"]))
-            n_explore = int(round(rc.list_size * rc.exploration_share))
-            recs = (scoring.top_items_per_user(ufac, list(live["item_id"]), live_mat, list_size=rc.list_size,
-                                               is_new=is_new, n_explore=n_explore)
-                    .withColumn("as_of_date", _lit_date(run_date)))
-            _log(f"lists: {len(live):,} live items ({int(is_new.sum())} new, {n_explore} reserved slots), "
-                 f"{len(stocked_out)} stocked out excluded")
+            served = refit(spark, conf, items, user_item, user_ids, item_ids, best, n_categories, cached)
+            item_fac = to_item_factors(spark, items, served, run_date=run_date)
+            item_aud, audience, plan_date, plan_ids = audiences(spark, conf, items, served, profile,
+                                                                run_date=run_date, cached=cached)
+            recs, n_live = recommendation_lists(spark, conf, items, served, run_date=run_date, rank=best["rank"])
 
             # writes: one commit per table
-            io.overwrite(ufac.withColumn("as_of_date", _lit_date(run_date)), conf, "gold.als_user_factors")
+            io.overwrite(served.ufac.withColumn("as_of_date", lit_date(run_date)), conf, "gold.als_user_factors")
             io.overwrite(item_fac, conf, "gold.als_item_factors")
             io.overwrite(item_aud, conf, "gold.item_audience")
             if audience is not None:
@@ -405,11 +477,13 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
                 io.overwrite(audience_segment_mix(audience, profile), conf, "gold.audience_segment_mix")
             io.overwrite(recs, conf, "gold.recommendations")
 
-            _log_model(conf, model, served, best)
+            _log_model(conf, served.model, served.cold_map, best)
             tracking.record_metrics(spark, conf, run_date, "recommend", ev["metrics"])
-            out.update(plan_date=plan_date, candidates=len(plan_ids), warm_items=len(warm_ids),
-                       cold_items=len(items) - len(warm_ids), live_items=len(live))
-            _log(f"wrote factors ({len(warm_ids):,} warm items, {len(rows) - len(warm_ids):,} mapped), "
+            n_warm = len(served.warm_ids)
+            n_mapped = int((~items["item_id"].isin(set(served.warm_ids))).sum())
+            out.update(plan_date=plan_date, candidates=len(plan_ids), warm_items=n_warm,
+                       cold_items=len(items) - n_warm, live_items=n_live)
+            _log(f"wrote factors ({n_warm:,} warm items, {n_mapped:,} mapped), "
                  f"audiences of {len(plan_ids)} candidates (plan {plan_date}), lists for every customer")
         finally:
             for df in cached:

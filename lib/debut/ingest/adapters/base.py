@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 from debut import io, schemas
 from debut.config import Config, ConfigError, IngestConf
 from debut.ingest import common as c
-from debut.ingest.common import LandingFile, source_file_col  # noqa: F401  (adapters use b.source_file_col)
+from debut.ingest.common import LandingFile, blank, redact, source_file_col  # noqa: F401  (adapters use b.blank, b.source_file_col)
 
 # Reason codes the adapters add to those of debut.ingest.common.
 UNSUPPORTED_EVENT_TYPE = "unsupported_event_type"   # a known type of the format that debut does not model
@@ -139,10 +139,6 @@ def map_header(fmt: str, path: str, header: Sequence[str], aliases: Dict[str, st
 
 
 # ------------------------------------------------------------------ parsing (never raises)
-def blank(col: Column) -> Column:
-    return col.isNull() | (F.trim(col) == "")
-
-
 def nonblank(col: Column) -> Column:
     """Trimmed value, null when empty."""
     return F.when(~blank(col), F.trim(col))
@@ -189,21 +185,6 @@ def iso_date(col: Column) -> Column:
 
 
 # ------------------------------------------------------------------ privacy
-def redact(raw: Column, value: Column, replacement: Column) -> Column:
-    """``raw`` with the CSV field equal to ``value`` (quoted or not) replaced.
-
-    Used so that quarantine keeps the record but not the raw customer id (it
-    holds the user_key instead). A record too malformed to place its fields may
-    keep an id in another position.
-    """
-    quoted = F.concat(F.lit('(^|,)"?\\Q'), value, F.lit('\\E"?(?=,|$)'))
-    by_field = F.regexp_replace(raw, quoted, F.concat(F.lit("$1"), replacement))
-    anywhere = F.call_function("replace", raw, value, replacement)
-    return (F.when(blank(value), raw)
-            .when(value.contains("\\"), anywhere)  # a backslash could end the \\Q quote
-            .otherwise(by_field))
-
-
 def without_raw_id(df: DataFrame, id_col: str) -> DataFrame:
     """Drop the raw customer id column and put the user_key in its place in ``_raw``.
     Called after validation, so the rules saw the record as read."""

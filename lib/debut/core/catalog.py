@@ -1,33 +1,36 @@
-"""Shared pieces of the feature stage: the as-of cut-off, the current catalog, the category order.
+"""The catalog as of a date, and the category order every feature array follows.
 
-Features "as of" a date use data strictly before that date (the state at the
-start of the day), so a run on run_date never sees a partial day and labels
-for [cutoff, run_date) are fully observable.
+Two views of bronze.catalog (one row per item and snapshot_date):
+``to_catalog_as_of`` gives every item ever listed up to a date, each in its
+latest state (items that have since left the catalog included);
+``to_latest_snapshot`` gives the rows of the one latest snapshot, the
+catalog on sale that day.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-# What counts as a purchase for RFM, price sensitivity and intent labels.
-CANCELLED = "cancelled"
-COMPLETED = "completed"
-RETURNED = "returned"
+from debut import schemas
+from debut.core.dates import lit_date
 
 
-def lit_date(d: dt.date) -> Column:
-    return F.lit(d.isoformat()).cast("date")
+def to_catalog_as_of(catalog_df: DataFrame, *, run_date: dt.date) -> DataFrame:
+    """One row per item: its latest snapshot taken on or before ``run_date`` (schemas.CATALOG)."""
+    latest_first = Window.partitionBy("item_id").orderBy(F.col("snapshot_date").desc())  # row_number: no frame
+    return (
+        catalog_df
+        .where(F.col("snapshot_date") <= F.lit(run_date))
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .where(F.col("_rank") == 1)
+        .select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schemas.CATALOG.fields])
+    )
 
 
-def filter_before(df: DataFrame, *, date_col: str, as_of: dt.date) -> DataFrame:
-    """Rows dated strictly before ``as_of``."""
-    return df.where(F.col(date_col) < lit_date(as_of))
-
-
-def latest_catalog(catalog_df: DataFrame, *, run_date: dt.date) -> DataFrame:
+def to_latest_snapshot(catalog_df: DataFrame, *, run_date: dt.date) -> DataFrame:
     """The rows of the latest bronze.catalog snapshot dated on or before run_date."""
     dated = catalog_df.where(F.col("snapshot_date") <= lit_date(run_date))
     latest = dated.agg(F.max("snapshot_date").alias("_latest"))
@@ -69,18 +72,3 @@ def to_category_medians(catalog_now_df: DataFrame) -> DataFrame:
     return (catalog_now_df.groupBy("category")
             .agg(F.median("price").alias("median_price"))
             .select("category", "median_price"))
-
-
-def dense_vector(pairs: Column, n: Column, dtype: str = "float") -> Column:
-    """A fixed-length array from an array of (index, value) structs: missing indices are 0.
-
-    ``n`` is the length (a column); indices outside [0, n) are ignored.
-    """
-    m = F.map_from_entries(F.filter(pairs, lambda p: p["idx"].isNotNull()))
-    vec = F.transform(F.sequence(F.lit(0), n - 1), lambda i: F.coalesce(m[i], F.lit(0.0)).cast(dtype))
-    # sequence(0, -1) counts down: an empty category list must give an empty array
-    return F.when(n > 0, vec).otherwise(F.array().cast(f"array<{dtype}>"))
-
-
-def days_between(later: Column, earlier: Column) -> Column:
-    return F.datediff(later, earlier).cast("int")

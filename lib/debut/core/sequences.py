@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from debut import schemas as S
-from debut.features.common import filter_before, lit_date
+from debut.core.dates import filter_before, lit_date
 
 
 def _left_pad(arr: Column, n: int, pad: Column) -> Column:

@@ -9,8 +9,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from debut.adjust import rules
 from debut.config import AdjustConf
+from debut.core import launch_rules as rules
 
 REMAINING_LEVELS = (0.1, 0.5, 0.9)        # remaining_p10 / p50 / p90
 

@@ -7,17 +7,17 @@ orders and fills the "nothing seen" values (0 orders, an all-zero affinity).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from scipy import sparse
 
 from debut import schemas as S
-from debut.features.common import (CANCELLED, COMPLETED, RETURNED, days_between, dense_vector, filter_before,
-                                   lit_date, with_n_categories)
+from debut.core.catalog import with_n_categories
+from debut.core.dates import days_between, filter_before, lit_date
+from debut.schemas import CANCELLED, COMPLETED, RETURNED
 
 
 def filter_customer_orders(orders_df: DataFrame, *, as_of: dt.date) -> DataFrame:
@@ -59,19 +59,15 @@ def agg_tenure(events_df: DataFrame, orders_df: DataFrame, *, as_of: dt.date) ->
                     days_between(lit_date(as_of), F.col("first_seen_date")).alias("tenure_days")))
 
 
-def to_user_item_as_of(events_df: DataFrame, *, as_of: dt.date, event_weights: Mapping[str, float],
-                       half_life_days: float) -> DataFrame:
-    """(user_key, item_id, weight) from the events before ``as_of``, decayed to ``as_of``.
+def dense_vector(pairs: Column, n: Column, dtype: str = "float") -> Column:
+    """A fixed-length array from an array of (index, value) structs: missing indices are 0.
 
-    silver.user_item's own definition (debut.aggregate.user_item) recomputed at
-    an earlier date: intent labels need features as of their cut-off.
+    ``n`` is the length (a column); indices outside [0, n) are ignored.
     """
-    from debut.aggregate.user_item import to_user_item
-
-    return (to_user_item(filter_before(events_df, date_col="event_date", as_of=as_of), run_date=as_of,
-                         event_weights=event_weights, half_life_days=half_life_days)
-            .where(F.col("weight") > 0)
-            .select("user_key", "item_id", "weight"))
+    m = F.map_from_entries(F.filter(pairs, lambda p: p["idx"].isNotNull()))
+    vec = F.transform(F.sequence(F.lit(0), n - 1), lambda i: F.coalesce(m[i], F.lit(0.0)).cast(dtype))
+    # sequence(0, -1) counts down: an empty category list must give an empty array
+    return F.when(n > 0, vec).otherwise(F.array().cast(f"array<{dtype}>"))
 
 
 def agg_category_affinity(user_item_df: DataFrame, item_categories_df: DataFrame,

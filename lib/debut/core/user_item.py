@@ -1,4 +1,8 @@
-"""Implicit feedback per user and item: counts and a time-decayed weight.
+"""Implicit feedback per user and item (silver.user_item): counts and a time-decayed weight.
+
+One definition for aggregate (which writes silver.user_item as of run_date)
+and for the stages that need it as of an earlier cut-off (intent labels,
+training windows, the recommender's validation split).
 
 weight = sum over the pair's events of event_weight[type] * 2^(-age_days / half_life),
 age_days = whole days from event_date to run_date (0 for events dated on or
@@ -13,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from debut import io, schemas
+from debut.core.dates import filter_before
 
 
 def _event_weight(event_weights: Mapping[str, float]):
@@ -44,3 +49,16 @@ def to_user_item(events: DataFrame, *, run_date: dt.date, event_weights: Mapping
         .withColumn("as_of_date", F.lit(run_date))
         .transform(lambda df: io.select_schema(df, schemas.USER_ITEM))
     )
+
+
+def to_user_item_as_of(events_df: DataFrame, *, as_of: dt.date, event_weights: Mapping[str, float],
+                       half_life_days: float) -> DataFrame:
+    """(user_key, item_id, weight) from the events before ``as_of``, decayed to ``as_of``.
+
+    silver.user_item's own definition recomputed at an earlier date: intent
+    labels and training windows need it as of their cut-off.
+    """
+    return (to_user_item(filter_before(events_df, date_col="event_date", as_of=as_of), run_date=as_of,
+                         event_weights=event_weights, half_life_days=half_life_days)
+            .where(F.col("weight") > 0)
+            .select("user_key", "item_id", "weight"))
