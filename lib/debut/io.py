@@ -62,6 +62,8 @@ TABLES: Dict[str, TableSpec] = {
     "gold.launch_plan": TableSpec(("category", "candidate_id", "plan_date"), ("plan_date",), "launch decisions"),
     "gold.launch_adjustments": TableSpec(("candidate_id", "as_of_date"), (), "post-launch decisions"),
     "gold.evaluation": TableSpec(("run_date", "component", "metric", "slice"), (), "backtest metrics"),
+    "gold.demand_net_predictions": TableSpec(("run_date", "item_id"), ("run_date",),
+                                             "train_deep's demand network on past launches and candidates"),
 }
 
 

@@ -419,6 +419,23 @@ FORECAST_BACKTEST = T.StructType([
 ])
 
 
+# gold.demand_net_predictions: train_deep's demand network scored on every past launch of
+# gold.launch_history and every candidate of the run date (key run_date, item_id), with the
+# date its training launches end before: forecast reads this instead of the model.
+DEMAND_NET_PREDICTIONS = T.StructType([
+    T.StructField("run_date", T.DateType(), False),          # train_deep's run (= the plan date it scored)
+    T.StructField("item_id", T.StringType(), False),         # a past launch's item_id or a candidate_id
+    T.StructField("is_candidate", T.BooleanType(), False),
+    T.StructField("launch_date", T.DateType(), True),        # past launches only
+    T.StructField("as_of_date", T.DateType(), False),        # features (category context) as of this date
+    T.StructField("trained_before", T.DateType(), False),    # launches before this date trained the network
+    T.StructField("model_name", T.StringType(), False),
+    T.StructField("model_version", T.IntegerType(), False),
+    T.StructField("quantile_levels", T.ArrayType(T.DoubleType()), False),
+    T.StructField("quantile_log1p", T.ArrayType(T.DoubleType()), True),  # log1p units; null: no features
+])
+
+
 # gold.launch_plan: key (category, candidate_id, plan_date); candidate_id is null on a category status row
 PLAN_SCHEMA = T.StructType([
     T.StructField("plan_date", T.DateType(), False),

@@ -15,8 +15,10 @@ demand    pinball loss (log1p units) and WAPE of the P50 (units) against
 Metrics are printed and recorded under component ``deep.<task>`` (gold.evaluation
 and this job's MLflow run; each model has a nested run of its own). A task
 with too little data is skipped with a printed reason and ``skipped = 1``; any
-other failure fails the job. Nothing is written to the lakehouse except
-gold.evaluation rows (MERGE on run_date, so a rerun replaces them).
+other failure fails the job. Written to the lakehouse: gold.evaluation rows (MERGE on
+run_date, so a rerun replaces them) and gold.demand_net_predictions (the demand
+network on every past launch and candidate, replaceWhere run_date: what
+forecast_launch reads instead of the model).
 """
 from __future__ import annotations
 
@@ -296,7 +298,7 @@ def build_demand(src: Sources) -> TaskData:
                            "holdout": examples.where(F.col("launch_date") >= lit_date(split))}, deep.num_proc)
     return TaskData(m["train"], m["val"], m["holdout"],
                     {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
-                    info={"holdout": f"launches from {split} with {horizon} complete weeks"})
+                    info={"holdout": f"launches from {split} with {horizon} complete weeks", "split": split})
 
 
 def _pinball(pred: List, target: str, quantiles) -> Any:
@@ -352,6 +354,20 @@ def _fmt(x: Optional[float]) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def predict_demand(src: Sources, data: TaskData, version: int) -> Dict[str, Any]:
+    """gold.demand_net_predictions for every past launch and candidate, with the split it trained on."""
+    from debut.deep.predictions import TABLE, write_demand_predictions
+
+    n = write_demand_predictions(src.spark, src.conf, src.run_date, version=version,
+                                 trained_before=data.info["split"])
+    _log(f"demand: {n:,} predictions (past launches and candidates) written to {TABLE}; "
+         f"trained on launches before {data.info['split']}")
+    return {"predictions": n}
+
+
+# tasks whose predictions other stages read: written as a table after registration
+PREDICTORS: Dict[str, Callable[[Sources, TaskData, int], Dict[str, Any]]] = {"demand": predict_demand}
+
 BUILDERS: Dict[str, Callable[[Sources], TaskData]] = {
     "ctr": build_ctr, "sequence": build_sequence, "demand": build_demand}
 EVALUATORS: Dict[str, Callable[[Sources, TaskData, int], Dict[Any, float]]] = {
@@ -396,6 +412,8 @@ def run_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, sr
         _log(f"{task}: registered {result.model_name} v{result.version}: best validation loss "
              f"{result.best_val_loss:.4f} at epoch {result.best_epoch + 1} of {len(result.history)}, "
              f"{result.seconds:.0f} s")
+        if task in PREDICTORS:
+            out.update(PREDICTORS[task](src, data, result.version))
         metrics: Dict[Any, Any] = {"skipped": 0.0, "model_version": float(result.version),
                                    "train_seconds": result.seconds, "build_seconds": build_s,
                                    "best_val_loss": result.best_val_loss,
