@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from debut.adjust import rules
-from debut.adjust.assess import assess_item
+from debut.core import adjust_rules as rules
+from debut.core.assess import assess_item
 from debut.config import AdjustConf
 
 W = 7.0            # prior weight in days

@@ -1,4 +1,5 @@
-"""evaluate: closed-loop profit arithmetic, calibration, the plan replay, and the job on tiny Delta tables."""
+"""evaluate (and the simulator's evaluate_truth): closed-loop profit arithmetic, calibration, the plan replay,
+and the jobs on tiny Delta tables."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 
 from debut.config import AdjustConf
-from debut.evaluate import closed_loop, scoring
+from debut.core import plan_outcomes
+from debut.evaluate import scoring
+from debut.simulate import closed_loop
 
 LAUNCH = 100.0
 SALVAGE = 0.3
@@ -63,7 +66,7 @@ def test_review_days():
 
 def test_calibration_counts():
     df = pd.DataFrame({"actual": [5, 15, 30, 0], "p10": [4, 4, 4, 1], "p50": [10, 10, 10, 2], "p90": [20, 20, 20, 3]})
-    cal = scoring.calibration(df)
+    cal = plan_outcomes.calibration(df)
     assert (cal["coverage_p10_p90"], cal["below_p10"], cal["above_p90"]) == (0.5, 0.25, 0.25)
     assert cal["wape"] == pytest.approx((5 + 5 + 20 + 2) / 50)
     assert cal["bias"] == pytest.approx((32 - 50) / 50)
@@ -127,16 +130,21 @@ def _inputs(spark, conf, mp, truth):
                                                            "quantity", "expected_profit"])
 
 
-def test_evaluate_job_on_the_simulator(spark, conf, market):
+def test_evaluate_then_evaluate_truth_on_the_simulator(spark, conf, market, capsys):
     from pyspark.sql import functions as F
 
     from debut import io
     from debut.evaluate import job
+    from debut.simulate import truth_eval
     from debut.simulate.market import UNLIMITED
 
     mp, truth = market
     fc, plan = _inputs(spark, conf, mp, truth)
-    summary = job.run(spark, conf, RUN)
+    job.run(spark, conf, RUN)
+    # evaluate never reads the truth: at the plan date no sale has come yet
+    assert not io.exists(spark, conf, "gold.launch_outcomes")
+    assert "actual sales not available yet" in capsys.readouterr().out
+    summary = truth_eval.run(spark, conf, RUN)
 
     # (c) forecast calibration against the truth, by hand
     actual = truth.groupby("candidate_id")["units"].sum()
@@ -189,6 +197,7 @@ def test_evaluate_job_on_the_simulator(spark, conf, market):
 
     # a rerun replaces the plan date's outcomes
     job.run(spark, conf, RUN)
+    truth_eval.run(spark, conf, RUN)
     assert io.read(spark, conf, "gold.launch_outcomes").count() == len(out)
 
 
@@ -198,3 +207,39 @@ def test_evaluate_job_without_a_plan_notes_it(spark, conf, capsys):
     summary = job.run(spark, conf, RUN)
     assert "plan_date" not in summary
     assert "gold.launch_plan is absent" in capsys.readouterr().out
+
+
+def test_evaluate_truth_without_the_simulators_truth_says_so_and_writes_nothing(spark, conf, market, capsys):
+    from debut import io
+    from debut.simulate import truth_eval
+
+    mp, truth = market
+    _inputs(spark, conf, mp, truth)
+    os.remove(os.path.join(conf.paths.truth_dir, "candidate_demand.parquet"))
+    summary = truth_eval.run(spark, conf, RUN)
+    assert "profit" not in summary and "closed_loop" not in summary
+    assert "[evaluate_truth] no simulator truth (" in capsys.readouterr().out
+    assert not io.exists(spark, conf, "gold.launch_outcomes") and not io.exists(spark, conf, "gold.evaluation")
+
+
+def test_evaluate_truth_scores_the_segments_against_the_simulators(spark, conf):
+    from pyspark.sql import functions as F
+
+    from debut import io
+    from debut import schemas as S
+    from debut.core.pseudonym import hash_key, hmac_reference
+    from debut.simulate import truth_eval
+
+    key = hash_key(conf)
+    raw = [("U1", 0), ("U2", 0), ("U3", 1), ("U4", 1)]
+    profile = spark.createDataFrame([(hmac_reference(key, u), 7 if s == 0 else 3) for u, s in raw],
+                                    "user_key string, segment int")
+    profile = profile.select(*[F.col(f.name) if f.name in profile.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                               for f in S.CUSTOMER_PROFILE.fields])
+    io.overwrite(profile, conf, "gold.customer_profile")
+    os.makedirs(conf.paths.truth_dir, exist_ok=True)
+    pd.DataFrame({"user_id": [u for u, _ in raw] + ["U9"], "segment": [s for _, s in raw] + [1]}).to_parquet(
+        os.path.join(conf.paths.truth_dir, "user_segments.parquet"))
+    assert truth_eval.run(spark, conf, RUN)["segment_ari"] == 1.0
+    ev = io.read(spark, conf, "gold.evaluation").where(F.col("metric") == "segment_ari").collect()
+    assert [(r.component, r.slice, r.value) for r in ev] == [("evaluate", "all", 1.0)]

@@ -27,6 +27,7 @@ JOBS: Dict[str, str] = {
     "forecast_launch": "debut.forecast.job",
     "optimize_launch": "debut.optimize.job",
     "evaluate": "debut.evaluate.job",
+    "evaluate_truth": "debut.simulate.truth_eval",
     "adjust_launch": "debut.adjust.job",
     "report": "debut.report.job",
 }

@@ -8,7 +8,8 @@ Landing files are what a marketplace exports (and what debut.simulate writes):
   <landing>/candidates/candidates-YYYY-MM-DD.csv  candidate products, CANDIDATE_FIELDS
 
 Times are ISO-8601 UTC strings ("2026-06-01T10:15:00Z"). The simulator's hidden
-truth goes under paths.truth_dir and is never read by a pipeline stage.
+truth goes under paths.truth_dir; only the simulator's side (debut.simulate, its
+evaluate_truth stage) reads it.
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from debut import io
-from debut.adjust.assess import assess_item
+from debut.core.assess import assess_item
 from debut.config import Config
 from debut.schemas import LAUNCH_ADJUSTMENTS
 from debut.tracking import job_run, record_metrics
@@ -74,8 +74,8 @@ def plan_to_review(spark: SparkSession, conf: Config, run_date: dt.date) -> Opti
     last = plans.agg(F.max("plan_date")).first()[0]
     if last is None:
         return None
-    from debut.evaluate.job import quantile_names
-    mid = quantile_names(conf)[1]
+    from debut.core.quantiles import quantile_names
+    mid = quantile_names(conf.forecast.quantiles)[1]
     fc = (io.read(spark, conf, "gold.launch_forecast").where(F.col("plan_date") == F.lit(last))
           .select("candidate_id", "plan_date", "price", "unit_cost", "horizon_weeks",
                   F.col(f"weekly_{mid}").alias("weekly_p50")))

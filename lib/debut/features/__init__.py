@@ -8,6 +8,5 @@ Modules, one idea each:
   segments   KMeans segmentation with k by silhouette, segment descriptions, audience mix
   sequences  last-N interaction sequences
   intent     purchase-intent labels per customer x category
-  evaluate   adjusted Rand index against the simulator's segments (Spark aggregations)
   job        run(spark, conf, run_date)
 """

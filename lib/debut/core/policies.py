@@ -13,8 +13,8 @@
   launch cost, with D the true units over the candidate's horizon.
 
 All are pandas over one plan date (bounded by the number of candidates); the
-evaluate job feeds them the simulator's truth (truth_dir/candidate_demand.parquet)
-or later sales. Candidate frames are gold.launch_forecast rows; the short
+evaluate job feeds them later sales, the simulator's evaluate_truth stage its
+truth (debut.core.plan_outcomes is the path both share). Candidate frames are gold.launch_forecast rows; the short
 names the evaluate job uses (p50 for units_p50, demand for the true units) are
 accepted too.
 """
@@ -26,7 +26,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import pandas as pd
 
-from debut.optimize.category import Params, optimize_category
+from debut.core.category_plan import Params, optimize_category
 
 POLICY_COLUMNS = ["plan_date", "category", "candidate_id", "price", "unit_cost", "horizon_weeks",
                   "launch", "quantity"]

@@ -9,7 +9,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from debut.adjust import rules
+from debut.core import adjust_rules as rules
 from debut.config import AdjustConf
 
 REMAINING_LEVELS = (0.1, 0.5, 0.9)        # remaining_p10 / p50 / p90
