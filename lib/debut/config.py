@@ -330,6 +330,8 @@ class EvaluateConf:
     report_dpi: int = 90
     max_report_candidates: int = 40        # candidates explained per category in the report
     play_forward_seed: int = 0             # 0: the simulator's own seed for the closed-loop replay
+    launch_window_days: int = 30           # real data: a planned candidate counts as launched by the plan
+                                           #   when its first sale falls this many days after the plan date
 
 
 @dataclass(frozen=True)

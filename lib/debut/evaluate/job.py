@@ -1,10 +1,14 @@
 """The evaluate job: score the latest plan and its forecast on what sold; gather the stages' metrics.
 
 At run_date it takes the latest gold.launch_plan with plan_date <= run_date and
-  (a) plays it, the oracle plan and the naive policies (debut.core.policies)
-      against the candidates' realised demand: later sales in
-      silver.item_daily once the horizon has passed (debut.core.plan_outcomes,
-      the path the simulator's evaluate_truth stage shares with its truth);
+  (a) backtests it on real later sales: the planned candidates whose first sale
+      falls within evaluate.launch_window_days of the plan date and whose first
+      horizon weeks are complete in gold.launch_history are the realised demand;
+      the plan, the oracle (the same MILP knowing that demand) and the naive
+      policies (launch all at P50, all at the mean, top-k; debut.core.policies)
+      are planned on those candidates and played against it (debut.core.plan_outcomes,
+      the path the simulator's evaluate_truth stage shares with its truth):
+      profit of each, % of the oracle, units stocked and sold;
   (c) scores the forecast per candidate: P10-P90 coverage, misses below / above,
       WAPE and bias of P50;
   (d) replays the stock decision over gold.forecast_backtest's historical
@@ -28,7 +32,7 @@ import datetime as dt
 from typing import Dict, List, Optional
 
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from debut import io
@@ -61,19 +65,42 @@ def plan_forecast(spark: SparkSession, conf: Config, plan_date: dt.date) -> Opti
     return PO.plan_forecast(spark, conf, plan_date, _note)
 
 
-def sales_actuals(spark: SparkSession, conf: Config, plan_date: dt.date, run_date: dt.date,
-                  horizon_days: int, ids: List[str]) -> Optional[pd.DataFrame]:
-    """Weekly units of the candidates from silver.item_daily once their horizon has passed (real data)."""
-    end = plan_date + dt.timedelta(days=horizon_days)
-    if run_date < end or not io.exists(spark, conf, "silver.item_daily"):
-        _note(f"the horizon ends {end}: actual sales not available yet")
+def to_realised_demand(history_df: DataFrame, ids_df: DataFrame, *, plan_date: dt.date, window_days: int,
+                       horizon_weeks: int) -> DataFrame:
+    """(candidate_id, launch_date, week, units) of the planned candidates (``ids_df``: candidate_id)
+    whose launch in gold.launch_history falls in [plan_date, plan_date + window_days) and whose
+    weeks 1..horizon_weeks are all complete: their real first weeks, what the plan is scored on."""
+    end = plan_date + dt.timedelta(days=window_days)
+    rows = (history_df.join(ids_df.withColumnRenamed("candidate_id", "item_id"), on="item_id", how="inner")
+            .where((F.col("launch_date") >= F.lit(plan_date)) & (F.col("launch_date") < F.lit(end))
+                   & F.col("week").between(1, horizon_weeks)))
+    done = (rows.groupBy("item_id").agg(F.count(F.when(F.col("is_complete"), F.lit(1))).alias("_complete"))
+            .where(F.col("_complete") == horizon_weeks).select("item_id"))
+    return (rows.join(done, on="item_id", how="inner")
+            .select(F.col("item_id").alias("candidate_id"), "launch_date", "week",
+                    F.col("units").cast("long").alias("units")))
+
+
+def sales_after_plan(spark: SparkSession, conf: Config, plan_date: dt.date, horizon_weeks: int,
+                     ids: List[str]) -> Optional[pd.DataFrame]:
+    """Weekly realised units (candidate_id, week, units) of the planned candidates that launched in
+    the plan's window with a complete horizon, from gold.launch_history; None (with a note) when
+    none has. Bounded by candidates x weeks."""
+    window = conf.evaluate.launch_window_days
+    if not io.exists(spark, conf, "gold.launch_history"):
+        _note("gold.launch_history is absent: no later sales to score the plan on")
         return None
-    daily = (io.read(spark, conf, "silver.item_daily")
-             .where(F.col("item_id").isin(ids) & (F.col("date") >= F.lit(plan_date)) & (F.col("date") < F.lit(end)))
-             .groupBy("item_id", (F.floor(F.datediff("date", F.lit(plan_date)) / 7) + 1).alias("week"))
-             .agg(F.sum("units").alias("units"))
-             .withColumnRenamed("item_id", "candidate_id").toPandas())
-    return daily
+    ids_df = spark.createDataFrame([(i,) for i in sorted(set(ids))] or [("",)], "candidate_id string")
+    weekly = to_realised_demand(io.read(spark, conf, "gold.launch_history"), ids_df, plan_date=plan_date,
+                                window_days=window, horizon_weeks=horizon_weeks).toPandas()
+    n = weekly["candidate_id"].nunique()
+    if n == 0:
+        _note(f"no planned candidate launched within {window} days of {plan_date} with {horizon_weeks} complete "
+              f"weeks in gold.launch_history: actual sales not available yet")
+        return None
+    _note(f"{n} of {len(set(ids))} planned candidates launched within {window} days of {plan_date} with "
+          f"{horizon_weeks} complete weeks: the plan is scored on their real first weeks")
+    return weekly[["candidate_id", "week", "units"]]
 
 
 # ------------------------------------------------------------------ the job
@@ -95,11 +122,15 @@ def _run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict:
         fc = plan_forecast(spark, conf, plan_date)
     if plan is not None and fc is not None and not fc.empty:
         horizon_weeks = int(fc["horizon_weeks"].max())
-        sales = sales_actuals(spark, conf, plan_date, run_date, 7 * horizon_weeks, list(fc["candidate_id"]))
+        sales = sales_after_plan(spark, conf, plan_date, horizon_weeks, list(fc["candidate_id"]))
         if sales is not None:
-            frames.append(PO.score_plan(plan, fc, sales, conf, horizon_weeks=horizon_weeks, source="sales",
-                                        metrics=metrics, summary=summary))
-            PO.score_forecast(fc, sales, horizon_weeks=horizon_weeks, metrics=metrics, summary=summary)
+            # every policy is planned and scored on the same candidates: those whose sales are known
+            seen = set(sales["candidate_id"])
+            fc_seen, plan_seen = fc[fc["candidate_id"].isin(seen)], plan[plan["candidate_id"].isin(seen)]
+            metrics[("candidates_with_sales", "all", int(fc["candidate_id"].nunique()))] = len(seen)
+            frames.append(PO.score_plan(plan_seen, fc_seen, sales, conf, horizon_weeks=horizon_weeks,
+                                        source="sales", metrics=metrics, summary=summary))
+            PO.score_forecast(fc_seen, sales, horizon_weeks=horizon_weeks, metrics=metrics, summary=summary)
     _backtest_replay(spark, conf, metrics, summary)
     if frames:
         PO.write_outcomes(spark, conf, frames, plan_date, run_date)
