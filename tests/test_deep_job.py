@@ -333,6 +333,28 @@ def test_demand_net_predictions_carry_the_split_and_the_model_version(spark):
             for r in rows.values()} == {(RUN, RUN, DAY(2026, 7, 24), 3, (0.1, 0.5, 0.9))}
 
 
+def test_demand_holdout_scores_pinball_wape_and_coverage():
+    import pandas as pd
+
+    from debut.deep.job import demand_scores
+
+    y = np.log1p([9.0, 3.0])
+    pdf = pd.DataFrame({"demand_log1p": y, "units": [9, 3], "_bq": [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]],
+                        "_bmean": [5.0, 5.0], "demand_q10": [1.0, 1.5], "demand_q50": [np.log1p(8.0), np.log1p(5.0)],
+                        "demand_q90": [3.0, 2.0]})
+    m = demand_scores(pdf, (0.1, 0.5, 0.9))
+    assert m["wape"] == pytest.approx((1 + 2) / 12) and m["wape_base"] == pytest.approx((4 + 2) / 12)
+    assert m["coverage"] == 0.5                           # log1p(3) = 1.39 lies below 1.5
+
+    def loss(a, f, q):
+        return q * (a - f) if a >= f else (1 - q) * (f - a)
+    net = [[1.0, np.log1p(8.0), 3.0], [1.5, np.log1p(5.0), 2.0]]
+    expected = np.mean([loss(a, f, q) for a, fs in zip(y, net) for f, q in zip(fs, (0.1, 0.5, 0.9))])
+    assert m["pinball"] == pytest.approx(expected)
+    base = np.mean([loss(a, f, q) for a in y for f, q in zip((0.0, 1.0, 2.0), (0.1, 0.5, 0.9))])
+    assert m["pinball_base"] == pytest.approx(base)
+
+
 # ========================================================= the job, end to end
 def _tiny_deep(conf, **extra):
     return conf.replace(**{"deep.epochs": 1, "deep.batch_size": 32, "deep.hidden_dim": 16, "deep.embed_dim": 8,
