@@ -19,7 +19,7 @@ from debut.config import load_config
 
 ENV = "local"
 RUN_DATE = dt.date(2026, 10, 1)
-STAGES = ("train_als", "train_deep", "forecast_launch", "optimize_launch", "evaluate", "adjust_launch", "report")
+STAGES = ("train_als", "train_deep", "forecast_launch", "optimize_launch", "evaluate", "evaluate_truth", "adjust_launch", "report")
 RUN_STAGES = True
 conf = load_config(ENV)
 

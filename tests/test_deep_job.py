@@ -300,6 +300,61 @@ def test_demand_inputs_for_candidates_as_of_the_plan_date(spark, conf):
     assert out["C9"].attributes is None and out["C9"].category_context is None
 
 
+# ======================================================== demand_net_predictions
+def test_demand_items_are_every_past_launch_and_the_plan_dates_candidates(spark):
+    from debut.deep.predictions import demand_items
+
+    history = spark.createDataFrame([("L1", DAY(2026, 6, 1), 1), ("L1", DAY(2026, 6, 1), 2), ("L2", DAY(2026, 7, 1), 1)],
+                                    "item_id string, launch_date date, week int")
+    cands = spark.createDataFrame([("C1", RUN), ("C2", DAY(2026, 9, 1)), ("L2", RUN)],
+                                  "candidate_id string, plan_date date")
+    out = {r.item_id: (r.is_candidate, r.launch_date) for r in demand_items(history, cands, plan_date=RUN).collect()}
+    assert out == {"L1": (False, DAY(2026, 6, 1)), "L2": (True, DAY(2026, 7, 1)), "C1": (True, None)}
+    assert {r.item_id for r in demand_items(history, None, plan_date=RUN).collect()} == {"L1", "L2"}
+
+
+def test_demand_net_predictions_carry_the_split_and_the_model_version(spark):
+    from debut import schemas as S
+    from debut.deep.predictions import to_demand_net_predictions
+
+    scored = spark.createDataFrame(
+        [("L1", False, DAY(2026, 6, 1), 1.0, 2.0, 3.0), ("C1", True, None, 0.5, 1.5, 2.5),
+         ("C9", True, None, None, None, None)],
+        "item_id string, is_candidate boolean, launch_date date, demand_q10 double, demand_q50 double, "
+        "demand_q90 double")
+    out = to_demand_net_predictions(scored, run_date=RUN, trained_before=DAY(2026, 7, 24), model_name="debut_demand",
+                                    model_version=3, quantiles=(0.1, 0.5, 0.9))
+    assert [(f.name, f.dataType.simpleString()) for f in out.schema] == \
+        [(f.name, f.dataType.simpleString()) for f in S.DEMAND_NET_PREDICTIONS]
+    rows = {r.item_id: r for r in out.collect()}
+    assert rows["L1"].quantile_log1p == [1.0, 2.0, 3.0] and rows["C1"].quantile_log1p == [0.5, 1.5, 2.5]
+    assert rows["C9"].quantile_log1p is None                      # no features: kept with null predictions
+    assert {(r.run_date, r.as_of_date, r.trained_before, r.model_version, tuple(r.quantile_levels))
+            for r in rows.values()} == {(RUN, RUN, DAY(2026, 7, 24), 3, (0.1, 0.5, 0.9))}
+
+
+def test_demand_holdout_scores_pinball_wape_and_coverage():
+    import pandas as pd
+
+    from debut.deep.job import demand_scores
+
+    y = np.log1p([9.0, 3.0])
+    pdf = pd.DataFrame({"demand_log1p": y, "units": [9, 3], "_bq": [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]],
+                        "_bmean": [5.0, 5.0], "demand_q10": [1.0, 1.5], "demand_q50": [np.log1p(8.0), np.log1p(5.0)],
+                        "demand_q90": [3.0, 2.0]})
+    m = demand_scores(pdf, (0.1, 0.5, 0.9))
+    assert m["wape"] == pytest.approx((1 + 2) / 12) and m["wape_base"] == pytest.approx((4 + 2) / 12)
+    assert m["coverage"] == 0.5                           # log1p(3) = 1.39 lies below 1.5
+
+    def loss(a, f, q):
+        return q * (a - f) if a >= f else (1 - q) * (f - a)
+    net = [[1.0, np.log1p(8.0), 3.0], [1.5, np.log1p(5.0), 2.0]]
+    expected = np.mean([loss(a, f, q) for a, fs in zip(y, net) for f, q in zip(fs, (0.1, 0.5, 0.9))])
+    assert m["pinball"] == pytest.approx(expected)
+    base = np.mean([loss(a, f, q) for a in y for f, q in zip((0.0, 1.0, 2.0), (0.1, 0.5, 0.9))])
+    assert m["pinball_base"] == pytest.approx(base)
+
+
 # ========================================================= the job, end to end
 def _tiny_deep(conf, **extra):
     return conf.replace(**{"deep.epochs": 1, "deep.batch_size": 32, "deep.hidden_dim": 16, "deep.embed_dim": 8,
@@ -379,6 +434,14 @@ def test_train_deep_job_trains_registers_and_scores_candidates(spark, market):
     assert len(demand) == n_cands > 0
     assert all(r.demand_q10 <= r.demand_q50 <= r.demand_q90 for r in demand)
     assert all(r.units_q50 == pytest.approx(math.expm1(r.demand_q50)) for r in demand)
+    # the same network's predictions as a table for the forecaster: every past launch and candidate
+    preds = io.read(spark, conf, "gold.demand_net_predictions").where(F.col("run_date") == F.lit(RUN))
+    launches = io.read(spark, conf, "gold.launch_history").select("item_id").distinct().count()
+    assert preds.count() == out["demand"]["predictions"] == launches + n_cands
+    assert {(r.trained_before, r.model_version) for r in preds.select("trained_before", "model_version").distinct()
+            .collect()} == {(D.demand_split_date(RUN, 1, 7), out["demand"]["version"])}
+    by_id = {r.item_id: r.quantile_log1p for r in preds.where(F.col("is_candidate")).collect()}
+    assert all(by_id[r.item_id] == pytest.approx([r.demand_q10, r.demand_q50, r.demand_q90]) for r in demand)
     users = io.read(spark, conf, "gold.customer_profile").select("user_key").limit(3)
     ctr_scored = score(D.ctr_pairs(spark, conf, users.crossJoin(cands.select("item_id"))), conf, "ctr").collect()
     assert len(ctr_scored) == 3 * n_cands and all(0.0 < r.p_purchase < 1.0 for r in ctr_scored)

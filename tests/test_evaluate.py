@@ -1,4 +1,5 @@
-"""evaluate: closed-loop profit arithmetic, calibration, the plan replay, and the job on tiny Delta tables."""
+"""evaluate (and the simulator's evaluate_truth): closed-loop profit arithmetic, calibration, the plan replay,
+and the jobs on tiny Delta tables."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 
 from debut.config import AdjustConf
-from debut.evaluate import closed_loop, scoring
+from debut.core import plan_outcomes
+from debut.evaluate import scoring
+from debut.simulate import closed_loop
 from tests.conftest import as_table
 
 LAUNCH = 100.0
@@ -64,7 +67,7 @@ def test_review_days():
 
 def test_calibration_counts():
     df = pd.DataFrame({"actual": [5, 15, 30, 0], "p10": [4, 4, 4, 1], "p50": [10, 10, 10, 2], "p90": [20, 20, 20, 3]})
-    cal = scoring.calibration(df)
+    cal = plan_outcomes.calibration(df)
     assert (cal["coverage_p10_p90"], cal["below_p10"], cal["above_p90"]) == (0.5, 0.25, 0.25)
     assert cal["wape"] == pytest.approx((5 + 5 + 20 + 2) / 50)
     assert cal["bias"] == pytest.approx((32 - 50) / 50)
@@ -128,16 +131,21 @@ def _inputs(spark, conf, mp, truth):
                                                            "quantity", "expected_profit"])
 
 
-def test_evaluate_job_on_the_simulator(spark, conf, market):
+def test_evaluate_then_evaluate_truth_on_the_simulator(spark, conf, market, capsys):
     from pyspark.sql import functions as F
 
     from debut import io
     from debut.evaluate import job
+    from debut.simulate import truth_eval
     from debut.simulate.market import UNLIMITED
 
     mp, truth = market
     fc, plan = _inputs(spark, conf, mp, truth)
-    summary = job.run(spark, conf, RUN)
+    job.run(spark, conf, RUN)
+    # evaluate never reads the truth: at the plan date no sale has come yet
+    assert not io.exists(spark, conf, "gold.launch_outcomes")
+    assert "gold.launch_history is absent: no later sales to score the plan on" in capsys.readouterr().out
+    summary = truth_eval.run(spark, conf, RUN)
 
     # (c) forecast calibration against the truth, by hand
     actual = truth.groupby("candidate_id")["units"].sum()
@@ -190,6 +198,7 @@ def test_evaluate_job_on_the_simulator(spark, conf, market):
 
     # a rerun replaces the plan date's outcomes
     job.run(spark, conf, RUN)
+    truth_eval.run(spark, conf, RUN)
     assert io.read(spark, conf, "gold.launch_outcomes").count() == len(out)
 
 
@@ -199,3 +208,137 @@ def test_evaluate_job_without_a_plan_notes_it(spark, conf, capsys):
     summary = job.run(spark, conf, RUN)
     assert "plan_date" not in summary
     assert "gold.launch_plan is absent" in capsys.readouterr().out
+
+
+def test_evaluate_truth_without_the_simulators_truth_says_so_and_writes_nothing(spark, conf, market, capsys):
+    from debut import io
+    from debut.simulate import truth_eval
+
+    mp, truth = market
+    _inputs(spark, conf, mp, truth)
+    os.remove(os.path.join(conf.paths.truth_dir, "candidate_demand.parquet"))
+    summary = truth_eval.run(spark, conf, RUN)
+    assert "profit" not in summary and "closed_loop" not in summary
+    assert "[evaluate_truth] no simulator truth (" in capsys.readouterr().out
+    assert not io.exists(spark, conf, "gold.launch_outcomes") and not io.exists(spark, conf, "gold.evaluation")
+
+
+def test_evaluate_truth_scores_the_segments_against_the_simulators(spark, conf):
+    from pyspark.sql import functions as F
+
+    from debut import io
+    from debut import schemas as S
+    from debut.core.pseudonym import hash_key, hmac_reference
+    from debut.simulate import truth_eval
+
+    key = hash_key(conf)
+    raw = [("U1", 0), ("U2", 0), ("U3", 1), ("U4", 1)]
+    profile = spark.createDataFrame([(hmac_reference(key, u), 7 if s == 0 else 3) for u, s in raw],
+                                    "user_key string, segment int")
+    profile = profile.select(*[F.col(f.name) if f.name in profile.columns else F.lit(None).cast(f.dataType).alias(f.name)
+                               for f in S.CUSTOMER_PROFILE.fields])
+    io.overwrite(profile, conf, "gold.customer_profile")
+    os.makedirs(conf.paths.truth_dir, exist_ok=True)
+    pd.DataFrame({"user_id": [u for u, _ in raw] + ["U9"], "segment": [s for _, s in raw] + [1]}).to_parquet(
+        os.path.join(conf.paths.truth_dir, "user_segments.parquet"))
+    assert truth_eval.run(spark, conf, RUN)["segment_ari"] == 1.0
+    ev = io.read(spark, conf, "gold.evaluation").where(F.col("metric") == "segment_ari").collect()
+    assert [(r.component, r.slice, r.value) for r in ev] == [("evaluate", "all", 1.0)]
+
+
+# ------------------------------------------------------------- real data: the plan against later sales
+PLAN_DAY = dt.date(2026, 6, 1)
+
+
+def _real_conf(conf):
+    return conf.replace(**{"optimize.category_budget": 400.0, "optimize.max_launches": 2, "optimize.launch_cost": 10.0,
+                           "optimize.salvage_rate": 0.5, "optimize.min_order_qty": 1,
+                           "optimize.max_per_subcategory": 0, "optimize.min_per_price_band": 0,
+                           "optimize.satisfaction_weight": 0.0, "optimize.risk_weight": 0.0,
+                           "evaluate.launch_window_days": 30})
+
+
+def _real_tables(spark, conf):
+    """A plan of 5 candidates (2-week horizon) and gold.launch_history written after it."""
+    from pyspark.sql import functions as F
+
+    from debut import io, schemas
+    from debut.forecast.schema import LAUNCH_FORECAST
+
+    #       id   cost  p10 p50 p90 mean  launch, quantity
+    cands = [("A", 4.0, 10, 20, 30, 22, True, 20), ("B", 4.0, 2, 5, 8, 6, True, 5),
+             ("C", 8.0, 5, 10, 15, 10, False, 0), ("D", 4.0, 5, 10, 15, 10, True, 10),
+             ("E", 4.0, 5, 10, 15, 10, False, 0)]
+    rows = [{"candidate_id": c, "plan_date": PLAN_DAY, "category": "home", "subcategory": None, "brand": None,
+             "title": c, "price": 10.0, "unit_cost": cost, "price_band": 1, "horizon_weeks": 2, "mean_units": float(m),
+             "units_p10": float(lo), "units_p50": float(mid), "units_p90": float(hi),
+             "weekly_p10": [lo / 2] * 2, "weekly_p50": [mid / 2] * 2, "weekly_p90": [hi / 2] * 2,
+             "quantile_levels": [0.1, 0.5, 0.9], "quantile_units": [float(lo), float(mid), float(hi)],
+             "knn_units": None, "net_units": None, "audience_units": None, "weights": None, "neighbours": None,
+             "method": "blend", "n_history": 5, "as_of_date": PLAN_DAY}
+            for c, cost, lo, mid, hi, m, _, _ in cands]
+    io.merge(spark.createDataFrame(pd.DataFrame(rows), LAUNCH_FORECAST), conf, "gold.launch_forecast")
+    io.merge(spark.createDataFrame([("home", c, PLAN_DAY, x, q, 0.0) for c, _, _, _, _, _, x, q in cands],
+                                   "category string, candidate_id string, plan_date date, launch boolean, "
+                                   "quantity int, expected_profit double")
+             .withColumn("reason", F.lit("test")), conf, "gold.launch_plan")
+    day = lambda n: PLAN_DAY + dt.timedelta(days=n)  # noqa: E731
+    #           item, launch date, week units, week 2 complete
+    history = [("A", day(3), [8, 7], True), ("B", day(10), [20, 10], True), ("C", day(0), [1, 1], True),
+               ("E", day(20), [4, 4], False),            # its second week has not ended: not scored
+               ("F", day(40), [9, 9], True),             # first sold after the window: not the plan's launch
+               ("P", day(-30), [50, 50], True)]          # a past launch, not a candidate
+    lh = [(item, "home", None, None, item, None, None, None, 10.0, 4.0, launch, False, w + 1,
+           launch + dt.timedelta(days=7 * w), units[w], 0, w == 0 or complete, day(60))
+          for item, launch, units, complete in history for w in range(2)]
+    io.overwrite(spark.createDataFrame(lh, schemas.LAUNCH_HISTORY), conf, "gold.launch_history")
+
+
+def test_evaluate_scores_a_past_plan_on_the_sales_that_came_after_it(spark, conf):
+    from pyspark.sql import functions as F
+
+    from debut import io
+    from debut.evaluate import job
+
+    conf = _real_conf(conf)
+    _real_tables(spark, conf)
+    summary = job.run(spark, conf, PLAN_DAY + dt.timedelta(days=60))
+    # A, B, C launched in the window with 2 complete weeks (15, 30, 2 units); D never sold, E incomplete
+    # plan     A 20 -> 150 - 80 - 10 + 0.5 x 4 x 5 = 70; B 5 -> 50 - 20 - 10 = 20; C not launched
+    # oracle   A 15 -> 80; B 30 -> 170; C (2 x 2 - 10 < 0) not launched
+    # mean     A 22 -> 66; B 6 -> 26; C 10 -> 20 - 80 - 10 + 0.5 x 8 x 8 = -38
+    # p50      A 20 -> 70; B 5 -> 20; C 10 -> -38
+    # top-2    A, C by P50, 400 / (4 + 8) = 33 each: A 150 - 132 - 10 + 36 = 44; C 20 - 264 - 10 + 124 = -130
+    expected = {"plan": 90.0, "oracle": 250.0, "naive_mean": 54.0, "naive_p50": 52.0, "naive_topk": -86.0}
+    assert summary["profit"] == pytest.approx(expected)
+    ev = io.read(spark, conf, "gold.evaluation").where(F.col("component") == "evaluate").toPandas()
+    value = lambda m, s="all": float(ev[(ev.metric == m) & (ev.slice == s)]["value"].iloc[0])  # noqa: E731
+    for policy, profit in expected.items():
+        assert value("profit", f"policy={policy}") == pytest.approx(profit)
+    assert value("profit_pct_oracle") == pytest.approx(100 * 90 / 250)
+    assert (value("units_stocked", "policy=plan"), value("units_sold", "policy=plan")) == (25.0, 20.0)
+    assert (value("units_stocked", "policy=oracle"), value("units_sold", "policy=oracle")) == (45.0, 45.0)
+    assert value("candidates_with_sales") == 3.0
+    assert value("forecast_coverage_p10_p90") == pytest.approx(1 / 3)
+    assert value("forecast_wape") == pytest.approx((5 + 25 + 8) / 47)
+    out = io.read(spark, conf, "gold.launch_outcomes").where(F.col("policy") == "plan").toPandas()
+    assert set(out["demand_source"]) == {"sales"}
+    assert out.set_index("candidate_id")["weekly_demand"].map(list).to_dict() == {"A": [8, 7], "B": [20, 10],
+                                                                                   "C": [1, 1]}
+
+
+def test_evaluate_waits_for_the_planned_candidates_first_weeks(spark, conf, capsys):
+    from debut import io
+    from debut.evaluate import job
+
+    conf = _real_conf(conf)
+    _real_tables(spark, conf)
+    summary = job.run(spark, conf, PLAN_DAY + dt.timedelta(days=60))
+    capsys.readouterr()
+    conf = conf.replace(**{"evaluate.launch_window_days": 2})       # only C, launched on the plan date
+    assert job.run(spark, conf, PLAN_DAY + dt.timedelta(days=60))["profit"]["plan"] == 0.0
+    assert "1 of 5 planned candidates launched within 2 days" in capsys.readouterr().out
+    io.overwrite(io.read(spark, conf, "gold.launch_history").where("item_id = 'P'"), conf, "gold.launch_history")
+    assert "profit" not in job.run(spark, conf, PLAN_DAY + dt.timedelta(days=60))
+    assert "actual sales not available yet" in capsys.readouterr().out
+    assert summary["plan_date"] == PLAN_DAY.isoformat()

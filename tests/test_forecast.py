@@ -178,6 +178,40 @@ def test_demand_net_enters_the_blend_only_through_launches_it_did_not_train_on()
     np.testing.assert_allclose(model.components_train[seen, model.names.index("net")], model.level_loo[seen])
 
 
+def _net_predictions(spark, conf, rows):
+    """gold.demand_net_predictions from (run_date, item_id, trained_before, median log1p or None)."""
+    df = spark.createDataFrame(
+        [(r, i, False, None, r, t, "debut_demand", 2, [0.1, 0.5, 0.9], None if m is None else [m - 1, m, m + 1])
+         for r, i, t, m in rows], schemas.DEMAND_NET_PREDICTIONS)
+    io.merge(df, conf, "gold.demand_net_predictions")
+
+
+def test_forecast_reads_the_demand_net_and_its_training_cutoff_from_train_deeps_table(spark, conf, capsys):
+    from debut.forecast import inputs
+
+    early, split = RUN - dt.timedelta(days=7), RUN - dt.timedelta(days=70)
+    _net_predictions(spark, conf, [(RUN, "a", split, 2.0), (RUN, "b", split, None), (RUN, "c", split, 3.0),
+                                   (early, "a", early, 9.0), (RUN + dt.timedelta(days=1), "a", RUN, 7.0)])
+    items = pd.DataFrame({"item_id": ["a", "b", "z"]})
+    net, cutoff = inputs.demand_net(spark, conf, items, RUN)
+    assert cutoff == split                                  # train_deep's recorded split, not conf's guess
+    assert net.to_dict("records") == [{"item_id": "a", "net_log": 2.0}]
+    net, cutoff = inputs.demand_net(spark, conf, items, RUN - dt.timedelta(days=1))
+    assert (net.to_dict("records"), cutoff) == ([{"item_id": "a", "net_log": 9.0}], early)
+    assert "predictions of train_deep's run " + early.isoformat() in capsys.readouterr().out
+
+
+def test_forecast_goes_on_without_the_demand_net_when_train_deep_wrote_none(spark, conf, capsys):
+    from debut.forecast import inputs
+
+    items = pd.DataFrame({"item_id": ["a"]})
+    assert inputs.demand_net(spark, conf, items, RUN) == (None, None)
+    assert "demand network skipped (no gold.demand_net_predictions" in capsys.readouterr().out
+    _net_predictions(spark, conf, [(RUN, "b", RUN, 1.0)])
+    assert inputs.demand_net(spark, conf, items, RUN) == (None, None)
+    assert "holds no prediction for these items" in capsys.readouterr().out
+
+
 def test_scenario_levels_are_even():
     np.testing.assert_allclose(scenario_levels(3), [0.25, 0.5, 0.75])
 

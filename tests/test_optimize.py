@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from debut.optimize import milp, scenarios
-from debut.optimize.category import PLAN_COLUMNS, PLAN_SCHEMA, Params, optimize_category
-from debut.optimize.policies import (ceiling_scenarios, naive_mean_plan, naive_topk_plan, oracle_plan, realised_profit, scenario_plan,
+from debut.core import milp, scenarios
+from debut.core.category_plan import PLAN_COLUMNS, PLAN_SCHEMA, Params, optimize_category
+from debut.core.policies import (ceiling_scenarios, naive_mean_plan, naive_topk_plan, oracle_plan, realised_profit, scenario_plan,
                                      true_totals)
 
 PLAN_DATE = dt.date(2026, 10, 1)

@@ -431,6 +431,8 @@ class EvaluateConf(Section):
     report_dpi: int = 90
     max_report_candidates: int = Field(40, ge=1)   # plan rows per page in the report (every candidate is listed)
     play_forward_seed: int = 0             # 0: the simulator's own seed for the closed-loop replay
+    launch_window_days: int = 30           # real data: a planned candidate counts as launched by the plan
+                                           #   when its first sale falls this many days after the plan date
 
 
 class Config(Section):

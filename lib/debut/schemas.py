@@ -8,8 +8,8 @@ Landing files are what a marketplace exports (and what debut.simulate writes):
   <landing>/candidates/candidates-YYYY-MM-DD.csv  candidate products, CANDIDATE_FIELDS
 
 Times are ISO-8601 UTC strings ("2026-06-01T10:15:00Z"). The simulator's hidden
-truth goes under paths.truth_dir: only the measurement of simulated runs reads it
-(build_features' segment recovery and evaluate), never a decision of a stage.
+truth goes under paths.truth_dir; only the simulator's side (debut.simulate, its
+evaluate_truth stage) reads it.
 """
 from __future__ import annotations
 
@@ -467,6 +467,23 @@ FORECAST_BACKTEST = T.StructType([
     T.StructField("mean_units", T.DoubleType(), True),
     T.StructField("n_train", T.IntegerType(), False),        # past launches known at the cutoff
     T.StructField("run_date", T.DateType(), False),
+])
+
+
+# gold.demand_net_predictions: train_deep's demand network scored on every past launch of
+# gold.launch_history and every candidate of the run date (key run_date, item_id), with the
+# date its training launches end before: forecast reads this instead of the model.
+DEMAND_NET_PREDICTIONS = T.StructType([
+    T.StructField("run_date", T.DateType(), False),          # train_deep's run (= the plan date it scored)
+    T.StructField("item_id", T.StringType(), False),         # a past launch's item_id or a candidate_id
+    T.StructField("is_candidate", T.BooleanType(), False),
+    T.StructField("launch_date", T.DateType(), True),        # past launches only
+    T.StructField("as_of_date", T.DateType(), False),        # features (category context) as of this date
+    T.StructField("trained_before", T.DateType(), False),    # launches before this date trained the network
+    T.StructField("model_name", T.StringType(), False),
+    T.StructField("model_version", T.IntegerType(), False),
+    T.StructField("quantile_levels", T.ArrayType(T.DoubleType()), False),
+    T.StructField("quantile_log1p", T.ArrayType(T.DoubleType()), True),  # log1p units; null: no features
 ])
 
 

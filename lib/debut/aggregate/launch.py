@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from debut import io, schemas
+from debut.core.launch_history import to_imported_history, with_imported_history  # noqa: F401 - re-exported
 
 _ATTRIBUTES = ("category", "subcategory", "brand", "title", "colour", "material", "style", "price", "unit_cost")
 
@@ -44,30 +45,6 @@ def to_launches(events: DataFrame, catalog_latest: DataFrame, *, run_date: dt.da
         .where(F.col("launch_date") < F.lit(run_date))
         .select("item_id", *_ATTRIBUTES, "launch_date", "is_launch_date_inferred")
     )
-
-
-def to_imported_history(imported: DataFrame, *, run_date: dt.date, launch_weeks: int) -> DataFrame:
-    """bronze.launch_history_input -> LAUNCH_HISTORY rows: the weeks 1..launch_weeks the file
-    gives that started before run_date."""
-    week_start = F.expr("date_add(launch_date, (week - 1) * 7)")
-    return (
-        imported
-        .where(F.col("week").between(1, launch_weeks) & (week_start < F.lit(run_date)))
-        .withColumn("is_launch_date_inferred", F.lit(False))
-        .withColumn("week_start", week_start)
-        .withColumn("views", F.lit(0).cast("long"))
-        .withColumn("is_complete", F.date_add(F.col("week_start"), 6) < F.lit(run_date))
-        .withColumn("as_of_date", F.lit(run_date))
-        .transform(lambda df: io.select_schema(df, schemas.LAUNCH_HISTORY))
-    )
-
-
-def with_imported_history(history: DataFrame, imported: DataFrame, *, run_date: dt.date,
-                          launch_weeks: int) -> DataFrame:
-    """LAUNCH_HISTORY rows plus those of imported items that ``history`` does not hold."""
-    extra = (to_imported_history(imported, run_date=run_date, launch_weeks=launch_weeks)
-             .join(history.select("item_id").distinct(), on="item_id", how="left_anti"))
-    return history.unionByName(extra)
 
 
 def to_launch_history(events: DataFrame, catalog_latest: DataFrame, *, run_date: dt.date,

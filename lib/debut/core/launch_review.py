@@ -1,7 +1,7 @@
 """One launched item at one review: update, remaining quantiles, reorder and action in one record.
 
 Shared by the adjust_launch job (real sales from silver.item_daily) and the
-evaluate job's closed loop (the simulator's sales), so both apply the same rules.
+simulator's closed loop (simulate/closed_loop.py, the simulator's sales), so both apply the same rules.
 """
 from __future__ import annotations
 

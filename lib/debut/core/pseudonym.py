@@ -1,8 +1,5 @@
-"""Pseudonymisation: the keyed hash (HMAC-SHA256) that turns customer ids into user_keys.
-
-Ingest applies it to every landing row; build_features applies the same hash
-to match the simulator's customers. The key comes from the environment only.
-"""
+"""The keyed hash that pseudonymises customer ids: ingest applies it to every landing row, the
+simulator's truth-side checks to the truth's raw ids so they can be matched with user_key."""
 from __future__ import annotations
 
 import hashlib

@@ -22,11 +22,12 @@ class Stage:
     experiment: str
     component: str
     needs_spark: bool = True
+    entry: str = "job"              # the module of the package that holds run()
 
     @property
     def module(self) -> str:
         """The module holding ``run(spark, conf, run_date)``."""
-        return f"debut.{self.package}.job"
+        return f"debut.{self.package}.{self.entry}"
 
 
 # In data-flow order.
@@ -40,12 +41,15 @@ STAGES: Tuple[Stage, ...] = (
     Stage("forecast_launch", "forecast", ("forecast",), "forecast", "forecast"),
     Stage("optimize_launch", "optimize", ("optimize",), "optimize_launch", "optimize"),
     Stage("evaluate", "evaluate", ("evaluate",), "evaluate", "evaluate"),
+    # the simulator's side: the only stage that reads paths.truth_dir
+    Stage("evaluate_truth", "simulate", ("evaluate", "adjust"), "evaluate_truth", "evaluate",
+          entry="truth_eval"),
     Stage("adjust_launch", "adjust", ("adjust",), "adjust", "adjust"),
     Stage("report", "report", (), "report", "report"),
 )
 
 JOBS: Dict[str, Stage] = {s.job: s for s in STAGES}
-_BY_PACKAGE: Dict[str, Stage] = {s.package: s for s in STAGES}
+_BY_PACKAGE: Dict[str, Stage] = {s.package: s for s in STAGES if s.entry == "job"}
 
 
 def stage(name: str) -> Stage:

@@ -90,6 +90,11 @@ TABLES: Dict[str, TableSpec] = {
                              "audience strength of every item from content alone"),
     "gold.recommendations": _t("train_als", S.RECOMMENDATIONS, ("user_key", "rank"), (),
                                "recommendation lists with exploration slots"),
+    # gold: deep models
+    "gold.demand_net_predictions": _t("train_deep", S.DEMAND_NET_PREDICTIONS, ("run_date", "item_id"),
+                                      ("run_date",),
+                                      "train_deep's demand network on past launches and candidates, "
+                                      "with the date its training launches end before"),
     # gold: forecasts and decisions
     "gold.forecast_backtest": _t("forecast_launch", S.FORECAST_BACKTEST,
                                  ("run_date", "cutoff_date", "item_id", "method"), (),
@@ -101,7 +106,7 @@ TABLES: Dict[str, TableSpec] = {
     "gold.launch_plan_status": _t("optimize_launch", S.PLAN_STATUS, ("category", "plan_date"), ("plan_date",),
                                   "the optimizer's outcome per category (solver status, reason)"),
     "gold.launch_outcomes": _t("evaluate", S.LAUNCH_OUTCOMES, ("plan_date", "policy", "candidate_id"), (),
-                               "plans played forward (simulator)"),
+                               "plans played against realised demand: later sales, or the simulator's truth"),
     "gold.evaluation": _t("evaluate", S.EVALUATION, ("run_date", "component", "metric", "slice"), (),
                           "every stage's metrics (written through debut.tracking.record_metrics)"),
     "gold.launch_adjustments": _t("adjust_launch", S.LAUNCH_ADJUSTMENTS, ("candidate_id", "as_of_date"), (),

@@ -15,8 +15,10 @@ demand    pinball loss (log1p units) and WAPE of the P50 (units) against
 Metrics are printed and recorded under component ``deep.<task>`` (gold.evaluation
 and this job's MLflow run; each model has a nested run of its own). A task
 with too little data is skipped with a printed reason and ``skipped = 1``; any
-other failure fails the job. Nothing is written to the lakehouse except
-gold.evaluation rows (MERGE on run_date, so a rerun replaces them).
+other failure fails the job. Written to the lakehouse: gold.evaluation rows (MERGE on
+run_date, so a rerun replaces them) and gold.demand_net_predictions (the demand
+network on every past launch and candidate, replaceWhere run_date: what
+forecast_launch reads instead of the model).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
+import numpy as np
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -37,6 +40,7 @@ from debut.config import Config, flatten
 from debut.core.catalog import to_category_index, to_category_medians, to_item_categories
 from debut.core.catalog import to_latest_snapshot as latest_catalog
 from debut.core.dates import lit_date
+from debut.core import metrics as M
 from debut.deep import datasets as D
 
 JOB = "train_deep"
@@ -297,16 +301,27 @@ def build_demand(src: Sources) -> TaskData:
                            "holdout": examples.where(F.col("launch_date") >= lit_date(split))}, deep.num_proc)
     return TaskData(m["train"], m["val"], m["holdout"],
                     {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
-                    info={"holdout": f"launches from {split} with {horizon} complete weeks"})
+                    info={"holdout": f"launches from {split} with {horizon} complete weeks", "split": split})
 
 
-def _pinball(pred: List, target: str, quantiles) -> Any:
-    """Mean pinball loss over ``quantiles`` of prediction columns ``pred`` against ``target``."""
-    terms = []
-    for q, p in zip(quantiles, pred):
-        err = F.col(target) - p
-        terms.append(F.greatest(F.lit(q) * err, F.lit(q - 1.0) * err))
-    return functools.reduce(lambda a, b: a + b, terms) / F.lit(float(len(terms)))
+def demand_scores(pdf, qs) -> Dict[str, Optional[float]]:
+    """The demand holdout's scores (debut.core.metrics) from one row per launch: demand_log1p, units,
+    the network's demand_q* columns, the baseline's quantiles ``_bq`` (log1p) and mean ``_bmean`` (units).
+
+    pinball: mean pinball loss over ``qs`` in log1p units (the baseline's too); wape: of the
+    network's middle quantile in units against the category mean's; coverage of the outer quantiles.
+    """
+    from debut.deep.tasks import quantile_suffix
+
+    names = [f"demand_{quantile_suffix(q)}" for q in qs]
+    mid = min(range(len(qs)), key=lambda j: abs(qs[j] - 0.5))
+    y, units = pdf["demand_log1p"].to_numpy(float), pdf["units"].to_numpy(float)
+    base_q = np.stack(pdf["_bq"].to_list()).astype(float) if len(pdf) else np.zeros((0, len(qs)))
+    return {"pinball": M.mean_pinball(y, {q: pdf[c].to_numpy(float) for q, c in zip(qs, names)}),
+            "pinball_base": M.mean_pinball(y, {q: base_q[:, j] for j, q in enumerate(qs)}),
+            "wape": _finite(M.wape(units, np.expm1(pdf[names[mid]].to_numpy(float)))),
+            "wape_base": _finite(M.wape(units, pdf["_bmean"].to_numpy(float))),
+            "coverage": M.coverage(y, pdf[names[0]].to_numpy(float), pdf[names[-1]].to_numpy(float))}
 
 
 def evaluate_demand(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
@@ -326,32 +341,43 @@ def evaluate_demand(src: Sources, data: TaskData, version: int) -> Dict[Any, flo
     scored = (score(data.holdout, src.conf, "demand", version=version).where(F.col(names[0]).isNotNull())
               .join(F.broadcast(per_cat), on="category", how="left").crossJoin(F.broadcast(overall))
               .withColumn("_bq", F.coalesce("_bq", "_gq")).withColumn("_bmean", F.coalesce("_bmean", "_gmean")))
-    units_mid = F.expm1(F.col(names[mid]))
-    r = scored.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.avg(_pinball([F.col(c) for c in names], "demand_log1p", qs)).alias("pinball"),
-        F.avg(_pinball([F.col("_bq")[j] for j in range(len(qs))], "demand_log1p", qs)).alias("pinball_base"),
-        F.sum(F.abs(units_mid - F.col("units"))).alias("_err"),
-        F.sum(F.abs(F.col("_bmean") - F.col("units"))).alias("_err_base"),
-        F.sum("units").alias("_units"),
-        F.avg(((F.col("demand_log1p") >= F.col(names[0])) & (F.col("demand_log1p") <= F.col(names[-1])))
-              .cast("double")).alias("coverage")).first()
-    scored_n = r["n"]
-    wape = r["_err"] / r["_units"] if r["_units"] else None
-    wape_base = r["_err_base"] / r["_units"] if r["_units"] else None
+    # one row per holdout launch (bounded by launches)
+    pdf = scored.select("demand_log1p", "units", "_bq", "_bmean", *names).toPandas()
+    m = demand_scores(pdf, qs)
+    pinball, pinball_base, wape, wape_base, coverage = (m[k] for k in ("pinball", "pinball_base", "wape",
+                                                                       "wape_base", "coverage"))
+    scored_n = len(pdf)
     cover = f"P{qs[0] * 100:g}-P{qs[-1] * 100:g}"
     _log(f"demand: holdout {data.info['holdout']}: {scored_n} launches: WAPE(P{qs[mid] * 100:g}) "
-         f"{_fmt(wape)} vs category mean {_fmt(wape_base)}; pinball(log1p units) {r['pinball']:.4f} vs "
-         f"category quantiles {r['pinball_base']:.4f}; {cover} coverage {r['coverage']:.0%}")
-    return {("pinball_log1p", "all", scored_n): r["pinball"],
-            ("pinball_log1p", "baseline=category_quantiles", scored_n): r["pinball_base"],
+         f"{_fmt(wape)} vs category mean {_fmt(wape_base)}; pinball(log1p units) {pinball:.4f} vs "
+         f"category quantiles {pinball_base:.4f}; {cover} coverage {coverage:.0%}")
+    return {("pinball_log1p", "all", scored_n): pinball,
+            ("pinball_log1p", "baseline=category_quantiles", scored_n): pinball_base,
             ("wape_p50", "all", scored_n): wape, ("wape_p50", "baseline=category_mean", scored_n): wape_base,
-            (f"coverage_{cover.lower().replace('-', '_')}", "all", scored_n): r["coverage"]}
+            (f"coverage_{cover.lower().replace('-', '_')}", "all", scored_n): coverage}
+
+
+def _finite(x: float) -> Optional[float]:
+    return float(x) if np.isfinite(x) else None
 
 
 def _fmt(x: Optional[float]) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
+
+def predict_demand(src: Sources, data: TaskData, version: int) -> Dict[str, Any]:
+    """gold.demand_net_predictions for every past launch and candidate, with the split it trained on."""
+    from debut.deep.predictions import TABLE, write_demand_predictions
+
+    n = write_demand_predictions(src.spark, src.conf, src.run_date, version=version,
+                                 trained_before=data.info["split"])
+    _log(f"demand: {n:,} predictions (past launches and candidates) written to {TABLE}; "
+         f"trained on launches before {data.info['split']}")
+    return {"predictions": n}
+
+
+# tasks whose predictions other stages read: written as a table after registration
+PREDICTORS: Dict[str, Callable[[Sources, TaskData, int], Dict[str, Any]]] = {"demand": predict_demand}
 
 BUILDERS: Dict[str, Callable[[Sources], TaskData]] = {
     "ctr": build_ctr, "sequence": build_sequence, "demand": build_demand}
@@ -397,6 +423,8 @@ def run_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, sr
         _log(f"{task}: registered {result.model_name} v{result.version}: best validation loss "
              f"{result.best_val_loss:.4f} at epoch {result.best_epoch + 1} of {len(result.history)}, "
              f"{result.seconds:.0f} s")
+        if task in PREDICTORS:
+            out.update(PREDICTORS[task](src, data, result.version))
         metrics: Dict[Any, Any] = {"skipped": 0.0, "model_version": float(result.version),
                                    "train_seconds": result.seconds, "build_seconds": build_s,
                                    "best_val_loss": result.best_val_loss,

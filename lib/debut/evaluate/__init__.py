@@ -1,1 +1,4 @@
-"""evaluate: score the plan, the forecast and the closed loop against the simulator's truth or later sales."""
+"""evaluate: score the plan and its forecast against later sales; the stages' metrics in one place.
+
+The simulator's side (debut.simulate.truth_eval) scores the same way against its truth.
+"""

@@ -3,8 +3,8 @@
 One row per plan_date x policy x candidate (key). ``demand_source`` says what the
 demand was: "truth" (the simulator's candidate_demand.parquet: every candidate
 live, unlimited stock), "play_forward" (the simulator replaying only the plan's
-launched candidates, for the static vs adjusted closed loop) or "sales" (later
-sales in silver.item_daily on real data; censored by stock). Rows of candidates
+launched candidates, for the static vs adjusted closed loop) or "sales" (the
+candidates' real first weeks in gold.launch_history; censored by stock). Rows of candidates
 a policy did not launch have launched=false, quantity 0 and the candidate's
 demand, so the oracle rows double as the per-candidate actuals.
 """

@@ -1,41 +1,13 @@
-"""Pure scoring helpers of the evaluate job: forecast calibration, profit against the oracle, plan replay."""
+"""Pure scoring helpers of the evaluate job: the stock decision replayed on the forecast backtest."""
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict
 
 import numpy as np
 import pandas as pd
 
 from debut.core.launch_rules import critical_fractile
-
-
-def calibration(df: pd.DataFrame) -> Dict[str, float]:
-    """Interval and point scores of total-horizon forecasts; df has actual, p10, p50, p90 per candidate.
-
-    coverage_p10_p90 = share of actuals inside [P10, P90], below_p10 / above_p90 the
-    misses on each side (a calibrated forecast has about 10% each), wape and bias of P50.
-    """
-    a = df["actual"].to_numpy(dtype=np.float64)
-    lo, mid, hi = (df[c].to_numpy(dtype=np.float64) for c in ("p10", "p50", "p90"))
-    n = len(a)
-    if n == 0:
-        return {"n": 0}
-    total = a.sum()
-    return {
-        "n": n,
-        "coverage_p10_p90": float(np.mean((a >= lo) & (a <= hi))),
-        "below_p10": float(np.mean(a < lo)),
-        "above_p90": float(np.mean(a > hi)),
-        "wape": float(np.abs(a - mid).sum() / total) if total > 0 else float("nan"),
-        "bias": float((mid - a).sum() / total) if total > 0 else float("nan"),
-    }
-
-
-def pct_of_oracle(profit: float, oracle_profit: float) -> Optional[float]:
-    """Profit as a percentage of the oracle's (None when the oracle makes no profit)."""
-    if oracle_profit is None or not np.isfinite(oracle_profit) or oracle_profit <= 0:
-        return None
-    return 100.0 * profit / oracle_profit
+from debut.core.plan_outcomes import pct_of_oracle
 
 
 def interpolate_quantile(q: float, levels, values) -> float:
@@ -84,17 +56,4 @@ def replay_summary(replay: pd.DataFrame) -> Dict[tuple, float]:
                 if pct is not None:
                     label = f"policy={policy}" + ("" if cutoff == "all" else f",cutoff={cutoff}")
                     out[("replay_profit_pct_oracle", label, n)] = pct
-    return out
-
-
-def weekly_sums(daily: pd.DataFrame, value: str, horizon_days: int) -> Mapping[str, list]:
-    """candidate_id -> list of weekly totals of ``value`` over days 1..horizon_days."""
-    d = daily[(daily["day"] >= 1) & (daily["day"] <= horizon_days)].copy()
-    d["week"] = (d["day"] - 1) // 7
-    n_weeks = (horizon_days + 6) // 7
-    out = {}
-    for cid, g in d.groupby("candidate_id"):
-        w = np.zeros(n_weeks, dtype=np.int64)
-        np.add.at(w, g["week"].to_numpy(), g[value].to_numpy(dtype=np.int64))
-        out[cid] = [int(x) for x in w]
     return out

@@ -7,6 +7,5 @@ weights); this package composes them with its own modules, one idea each:
   embed      offline sentence embeddings in a pandas UDF (model cached per executor)
   segments   KMeans segmentation with k by silhouette, segment descriptions
   intent     purchase-intent labels per customer x category
-  evaluate   adjusted Rand index against the simulator's segments (Spark aggregations)
   job        run(spark, conf, run_date)
 """

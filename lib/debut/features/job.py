@@ -5,14 +5,14 @@ Writes are re-runnable: item features MERGE on item_id (only rows that
 changed; embeddings are computed only for texts never embedded before),
 intent labels replace their cutoff_date, the as-of-run_date snapshots
 (profile, segments, sequences) are overwritten. Segmentation picks k by silhouette and
-logs every k's silhouette to MLflow; where the simulator's truth is present
-the adjusted Rand index of the recovered segments is logged too.
+logs every k's silhouette to MLflow (the segments' recovery of the simulator's
+truth is scored on the simulator's side, by the evaluate_truth stage).
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Dict, Optional
+from typing import Dict
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -20,10 +20,9 @@ from pyspark.sql import functions as F
 
 from debut import io
 from debut import schemas as S
-from debut.config import Config, ConfigError, flatten
+from debut.config import Config, flatten
 from debut.core import catalog, profile, sequences
-from debut.core.pseudonym import hash_key
-from debut.features import embed, evaluate, intent, items, segments
+from debut.features import embed, intent, items, segments
 
 JOB = "build_features"
 
@@ -188,12 +187,6 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
             out.update(write_purchase_intent(conf, run_date, events, orders, item_cats, category_index))
             mlflow.log_metrics({k: float(out[k]) for k in ("customers", "items", "embedded", "intent_rows",
                                                            "intent_positive_rate")})
-
-            ari = _segment_recovery(spark, conf, with_seg)
-            if ari is not None:
-                out["segment_ari"] = ari
-                mlflow.log_metric("segment_ari", ari)
-                _log(f"segment recovery vs simulator truth: adjusted Rand index {ari:.3f}")
         finally:
             for df in cached:
                 df.unpersist()
@@ -218,15 +211,3 @@ def write_purchase_intent(conf: Config, run_date: dt.date, events: DataFrame, or
     _log(f"purchase_intent: cutoff {cutoff}, {stats['n']:,} customer x category rows, "
          f"positive rate {stats['rate'] or 0:.3f}")
     return {"intent_rows": stats["n"], "intent_positive_rate": stats["rate"] or 0.0}
-
-
-def _segment_recovery(spark: SparkSession, conf: Config, profile_df: DataFrame) -> Optional[float]:
-    """ARI against <truth_dir>/user_segments.parquet when it exists (simulated data only)."""
-    try:
-        key = hash_key(conf)
-    except ConfigError:  # no key in this environment: nothing to match the truth's raw ids with
-        return None
-    truth = evaluate.read_truth_segments(spark, conf, key)
-    if truth is None:
-        return None
-    return evaluate.segment_recovery(profile_df.select("user_key", "segment"), truth)

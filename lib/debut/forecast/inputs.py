@@ -9,7 +9,7 @@ printed with what it costs.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -17,8 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from debut import io
-from debut.aggregate import launch as launch_mod
 from debut.config import Config
+from debut.core import launch_history as launch_mod
 
 ATTRS = ("item_id", "category", "subcategory", "brand", "title", "colour", "material", "style", "price",
          "unit_cost", "launch_date")
@@ -97,7 +97,7 @@ def embed_titles(items: pd.DataFrame, known: Dict[str, np.ndarray], conf: Config
     if not len(todo) or not conf.forecast.embed_titles:
         return {}
     try:
-        from debut.features import embed
+        from debut.core import embed
         vecs = embed.encode(todo["title"].astype(str).tolist(), path=conf.features.embedding_model_path,
                             batch_size=conf.features.embedding_batch_size, dim=conf.features.embedding_dim)
     except Exception as exc:  # noqa: BLE001 - an optional signal: note it and go on without
@@ -140,23 +140,36 @@ def audience(spark: SparkSession, conf: Config) -> Optional[pd.DataFrame]:
     return df.select("item_id", *cols).dropDuplicates(["item_id"]).toPandas()
 
 
-def demand_net(spark: SparkSession, conf: Config, items: pd.DataFrame, as_of: dt.date) -> Optional[pd.DataFrame]:
-    """item_id, net_log (log1p units, the network's median) for ``items`` when a demand network is
-    registered and debut.deep.datasets.demand_inputs exists; None (with a note) otherwise."""
-    try:
-        from debut.deep.datasets import demand_inputs
-        from debut.deep.registry import resolve_version
-        from debut.deep.score import score
-        from debut.deep.tasks import quantile_suffix
-        resolve_version(conf, conf.deep.model_name("demand"))
-    except (ImportError, LookupError) as exc:
-        _say(f"demand network skipped ({exc})")
-        return None
-    items_df = spark.createDataFrame(items[["item_id"]].drop_duplicates())
-    scored = score(demand_inputs(spark, conf, items_df, as_of), conf, "demand")
-    median = f"demand_{quantile_suffix(0.5)}"
-    if median not in scored.columns:
-        _say(f"demand network skipped (no {median} column in its scores)")
-        return None
-    pdf = scored.select("item_id", F.col(median).alias("net_log")).toPandas()
-    return pdf.dropna().drop_duplicates("item_id")
+def demand_net(spark: SparkSession, conf: Config, items: pd.DataFrame,
+               as_of: dt.date) -> Tuple[Optional[pd.DataFrame], Optional[dt.date]]:
+    """(item_id, net_log: log1p units, the network's median) for ``items`` and the date the network's
+    training launches end before, from train_deep's gold.demand_net_predictions of the latest run
+    on or before ``as_of``; (None, None) with a note when there is none."""
+    table = "gold.demand_net_predictions"
+    if not io.exists(spark, conf, table):
+        _say(f"demand network skipped (no {table}: train_deep has not scored the network)")
+        return None, None
+    preds = io.read(spark, conf, table).where(F.col("run_date") <= F.lit(as_of))
+    latest = preds.agg(F.max("run_date")).first()[0]
+    if latest is None:
+        _say(f"demand network skipped ({table} has no predictions dated on or before {as_of})")
+        return None, None
+    wanted = spark.createDataFrame([(i,) for i in sorted(set(items["item_id"]))] or [("",)], "item_id string")
+    rows = (preds.where(F.col("run_date") == F.lit(latest)).where(F.col("quantile_log1p").isNotNull())
+            .join(wanted, on="item_id", how="inner")
+            .select("item_id", "trained_before", "model_version", "quantile_levels", "quantile_log1p")
+            .toPandas())                                   # bounded by launches + candidates
+    if not len(rows):
+        _say(f"demand network skipped ({table} of {latest} holds no prediction for these items)")
+        return None, None
+    levels = list(rows["quantile_levels"].iloc[0])
+    if 0.5 not in levels:
+        _say(f"demand network skipped (its quantiles {levels} have no median)")
+        return None, None
+    trained_before = rows["trained_before"].min()
+    trained_before = pd.Timestamp(trained_before).date()
+    if latest != as_of:
+        _say(f"demand network: predictions of train_deep's run {latest} (model v{int(rows['model_version'].max())})")
+    pdf = pd.DataFrame({"item_id": rows["item_id"],
+                        "net_log": [float(v[levels.index(0.5)]) for v in rows["quantile_log1p"]]})
+    return pdf.dropna().drop_duplicates("item_id").reset_index(drop=True), trained_before

@@ -2,8 +2,8 @@
 
 Reads gold.launch_history (and bronze.launch_history_input), bronze.candidates
 and, when present, gold.item_features (embeddings, price bands),
-silver.item_daily (catalog sales), gold.item_audience and the registered
-demand network. Computes everything first, then writes gold.launch_forecast
+silver.item_daily (catalog sales), gold.item_audience and train_deep's
+gold.demand_net_predictions (with the date the network's training launches end before). Computes everything first, then writes gold.launch_forecast
 (replaceWhere plan_date = run_date) and gold.forecast_backtest (replaceWhere
 run_date), each in one commit, and the backtest metrics to gold.evaluation
 and MLflow (component "forecast").
@@ -40,13 +40,6 @@ def _catalog(spark: SparkSession, conf: Config, before: dt.date, launch_ids) -> 
     return rates
 
 
-def net_split(conf: Config, run_date: dt.date) -> dt.date:
-    """The demand network's train/holdout date when trained at run_date (train_deep's split)."""
-    from debut.deep.datasets import demand_split_date
-
-    return demand_split_date(run_date, conf.forecast.horizon_weeks, conf.deep.holdout_days)
-
-
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
     """Forecast the candidates of plan_date = run_date; returns row counts written."""
     fc = conf.forecast
@@ -64,9 +57,9 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
         if fc.use_audience and audience is None:
             _say("audience component skipped (no gold.item_audience)")
         items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
-        net = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else None
+        net, net_cutoff = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else (None, None)
         signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
-                          audience=audience, net=net, net_trained_before=net_split(conf, run_date))
+                          audience=audience, net=net, net_trained_before=net_cutoff)
 
         model = Forecaster(fc, signals).fit(launch_frame(long, fc.horizon_weeks))
         pred = model.predict(cands)

@@ -1,3 +1,3 @@
-"""Launch optimizer: one MILP per category over demand scenarios (debut.optimize.category),
-the optimize_launch job (debut.optimize.job), reference policies and realised profit
-(debut.optimize.policies), and an on-demand benchmark (debut.optimize.bench)."""
+"""Launch optimizer: the optimize_launch job (debut.optimize.job) runs the per-category MILP
+(debut.core.category_plan, shared with the evaluation's oracle) on Spark, and an on-demand
+benchmark (debut.optimize.bench)."""

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from debut.optimize.category import Params, optimize_category
+from debut.core.category_plan import Params, optimize_category
 
 PLAN_DATE = dt.date(2026, 10, 1)
 LEVELS = np.arange(1, 20) / 20.0
@@ -64,7 +64,7 @@ def run_spark(pdf: pd.DataFrame, params: Params, master: str, partitions: int) -
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from debut.optimize.category import INPUT_COLUMNS, PLAN_SCHEMA
+    from debut.core.category_plan import INPUT_COLUMNS, PLAN_SCHEMA
 
     schema = T.StructType(PLAN_SCHEMA.fields + [T.StructField("cpu_s", T.DoubleType())])
 

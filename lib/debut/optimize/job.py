@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from debut import io, tracking
 from debut.config import Config, flatten
-from debut.optimize.category import INPUT_COLUMNS, OPTIONAL_COLUMNS, PLAN_SCHEMA, REQUIRED_COLUMNS, make_udf
+from debut.core.category_plan import INPUT_COLUMNS, OPTIONAL_COLUMNS, PLAN_SCHEMA, REQUIRED_COLUMNS, make_udf
 from debut.schemas import PLAN_STATUS
 
 JOB = "optimize_launch"

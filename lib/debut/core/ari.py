@@ -1,21 +1,9 @@
-"""Segment recovery: adjusted Rand index between our segments and the simulator's truth.
-
-Evaluation code: it may read ``<paths.truth_dir>/user_segments.parquet``; no
-feature is built from it. The index is computed from contingency-table counts
-with Spark aggregations, so only four numbers reach the driver.
-"""
+"""Adjusted Rand index of two labelings, from contingency-table counts aggregated in Spark
+(only four numbers reach the driver): how well our customer segments recover known ones."""
 from __future__ import annotations
 
-import os
-from typing import Optional
-
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.utils import AnalysisException
-
-from debut.config import Config
-
-TRUTH_FILE = "user_segments.parquet"
 
 
 def ari_from_counts(n: int, sum_sq_cells: int, sum_sq_true: int, sum_sq_pred: int) -> float:
@@ -46,28 +34,3 @@ def adjusted_rand_index(labels_df: DataFrame, *, true_col: str = "true", pred_co
     if n == 0:
         return float("nan")
     return ari_from_counts(n, int(r["s"]), int(r["s_true"]), int(r["s_pred"]))
-
-
-def truth_path(conf: Config) -> str:
-    root = conf.paths.truth_dir
-    if "://" not in root and not root.startswith("/"):
-        root = os.path.abspath(root)
-    return f"{root.rstrip('/')}/{TRUTH_FILE}"
-
-
-def read_truth_segments(spark: SparkSession, conf: Config, key: bytes) -> Optional[DataFrame]:
-    """(user_key, true) from the simulator's truth, user ids pseudonymised like ingest; None when absent."""
-    from debut.ingest.common import with_user_key
-
-    try:
-        truth = spark.read.parquet(truth_path(conf))
-    except AnalysisException:
-        return None
-    return with_user_key(truth.select("user_id", F.col("segment").alias("true")), key).select("user_key", "true")
-
-
-def segment_recovery(segments_df: DataFrame, truth_df: DataFrame) -> float:
-    """ARI between (user_key, segment) and (user_key, true), over the customers in both."""
-    joined = segments_df.select("user_key", F.col("segment").alias("predicted")).join(truth_df, on="user_key",
-                                                                                      how="inner")
-    return adjusted_rand_index(joined)

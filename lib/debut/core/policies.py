@@ -4,6 +4,7 @@
   true units as a single deterministic scenario (the best any plan could do).
 * ``naive_mean_plan``: launch every candidate, stock its mean forecast (scaled
   down together when that overspends the budget; it ignores the shelf limit).
+* ``naive_p50_plan``: the same, at the forecast P50.
 * ``naive_topk_plan``: the max_launches candidates with the largest forecast
   P50, the same number of units each, as many as the budget buys.
 * ``scenario_plan`` / ``ceiling_scenarios``: the same MILP from a better-informed
@@ -13,8 +14,8 @@
   launch cost, with D the true units over the candidate's horizon.
 
 All are pandas over one plan date (bounded by the number of candidates); the
-evaluate job feeds them the simulator's truth (truth_dir/candidate_demand.parquet)
-or later sales. Candidate frames are gold.launch_forecast rows; the short
+evaluate job feeds them later sales, the simulator's evaluate_truth stage its
+truth (debut.core.plan_outcomes is the path both share). Candidate frames are gold.launch_forecast rows; the short
 names the evaluate job uses (p50 for units_p50, demand for the true units) are
 accepted too.
 """
@@ -26,11 +27,11 @@ from typing import Any, Dict, Optional
 import numpy as np
 import pandas as pd
 
-from debut.optimize.category import Params, optimize_category
+from debut.core.category_plan import Params, optimize_category
 
 POLICY_COLUMNS = ["plan_date", "category", "candidate_id", "price", "unit_cost", "horizon_weeks",
                   "launch", "quantity"]
-NAIVE_MEAN, NAIVE_TOPK = "naive_mean", "naive_topk"
+NAIVE_MEAN, NAIVE_P50, NAIVE_TOPK = "naive_mean", "naive_p50", "naive_topk"
 
 
 # ------------------------------------------------------------------ truth
@@ -138,13 +139,22 @@ def _column(g: pd.DataFrame, *names: str) -> np.ndarray:
 def naive_mean_plan(candidates_pdf: pd.DataFrame, conf: Any) -> pd.DataFrame:
     """Launch everything at its mean forecast (P50 when no mean is given); scale all stock
     down together to fit the category budget. Ignores the shelf limit."""
+    return _launch_all(candidates_pdf, conf, ("mean_units", "units_p50", "p50"))
+
+
+def naive_p50_plan(candidates_pdf: pd.DataFrame, conf: Any) -> pd.DataFrame:
+    """Launch everything at its forecast P50, scaled down together like ``naive_mean_plan``."""
+    return _launch_all(candidates_pdf, conf, ("units_p50", "p50"))
+
+
+def _launch_all(candidates_pdf: pd.DataFrame, conf: Any, columns) -> pd.DataFrame:
     p = Params.of(conf)
 
     def one(g: pd.DataFrame) -> pd.DataFrame:
         g = _plannable(g)
         if g.empty:
             return g
-        q = np.rint(_column(g, "mean_units", "units_p50", "p50"))
+        q = np.rint(_column(g, *columns))
         spend = float((q * g["unit_cost"].to_numpy(dtype=float)).sum())
         budget = p.budget(str(g["category"].iloc[0]))
         if spend > budget:
@@ -171,8 +181,9 @@ def naive_topk_plan(candidates_pdf: pd.DataFrame, conf: Any) -> pd.DataFrame:
 
 
 def baseline_plans(candidates_pdf: pd.DataFrame, conf: Any) -> Dict[str, pd.DataFrame]:
-    """The naive policies by name: {"naive_mean": ..., "naive_topk": ...}."""
-    return {NAIVE_MEAN: naive_mean_plan(candidates_pdf, conf), NAIVE_TOPK: naive_topk_plan(candidates_pdf, conf)}
+    """The naive policies by name: {"naive_mean": ..., "naive_p50": ..., "naive_topk": ...}."""
+    return {NAIVE_MEAN: naive_mean_plan(candidates_pdf, conf), NAIVE_P50: naive_p50_plan(candidates_pdf, conf),
+            NAIVE_TOPK: naive_topk_plan(candidates_pdf, conf)}
 
 
 # ------------------------------------------------------------------ outcome

@@ -1,7 +1,7 @@
 """Score the optimizer on the simulator: realised profit of its plan against the oracle and the naive
-policies (on demand; the evaluate job does the same inside the pipeline).
+policies (on demand; the evaluate_truth stage does the same inside the pipeline).
 
-    .venv/bin/python -m debut.optimize.score --env local --run-date 2026-10-01 --set paths.data_dir=... \
+    .venv/bin/python -m debut.simulate.score_optimizer --env local --run-date 2026-10-01 --set paths.data_dir=... \
         --set paths.truth_dir=... [--stand-in-forecast --noise 0.5 --landing-dir ...]
 
 Forecast: gold.launch_forecast for the run date, or with ``--stand-in-forecast``
@@ -11,7 +11,7 @@ window (truth's expected_units) times a lognormal forecast error of log-sd
 ``--noise`` is the forecaster's estimate; its predictive distribution is
 Poisson demand around that estimate times the same lognormal uncertainty
 (calibrated by construction). Prices and costs come from the landing candidates
-file. Only evaluation code reads the truth.
+file. Simulator side: it reads the truth.
 """
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from debut.config import load_config
-from debut.optimize.bench import LEVELS
-from debut.optimize.policies import compare_policies, optimized_plan
+from debut.core.policies import compare_policies, optimized_plan
+from debut.simulate.market import Marketplace
+
+LEVELS = np.arange(1, 20) / 20.0           # the stand-in forecast's quantile grid (as the optimizer benchmark's)
 
 
 def stand_in_forecast(truth: pd.DataFrame, candidates: pd.DataFrame, plan_date, horizon_weeks: int,
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
         from pyspark.sql import functions as F
 
         from debut import io
-        from debut.optimize.category import INPUT_COLUMNS
+        from debut.core.category_plan import INPUT_COLUMNS
         from debut.spark import get_spark
         spark = get_spark(conf, app_name="debut-optimize-score")
         df = io.read(spark, conf, "gold.launch_forecast").where(F.col("plan_date") == F.lit(day))
@@ -104,7 +106,6 @@ def main(argv=None) -> int:
         print(f"[score] {policy:<11} profit {r['profit']:>10,.0f}  {r['pct_of_oracle']:6.1f}% of oracle  "
               f"launches {int(r['launches']):>3}  units {int(r['units']):>6}  sold {int(r['units_sold']):>6}")
     if args.truth_seeds:
-        from debut.simulate.market import Marketplace
         market = Marketplace(conf.simulate, day)
         pcts = {}
         for seed in range(1, args.truth_seeds + 1):

@@ -5,7 +5,7 @@ simulator's play_forward with unlimited stock: its demand draws do not depend
 on stock). Sales on a day are min(demand, stock on hand).
 
 static    the plan's quantity, nothing else; leftover salvaged at the end.
-adjusted  the adjust rules (debut.adjust) run at day early_days and then every
+adjusted  the adjust rules (debut.core.launch_review, as adjust_launch) run at day early_days and then every
           review_every_days on what the item sold so far (a day that ended with
           no stock counts as censored). Their actions are applied:
           reorder   the units arrive lead_time_days after the review (their unit
@@ -137,3 +137,16 @@ def play_adjusted(plan: pd.DataFrame, demand: pd.DataFrame, weekly_p50: Mapping[
                                  int(sold_daily.sum()), revenue, leftover, launch_cost, conf.reorder_cost,
                                  salvage_rate, "; ".join(actions)))
     return pd.DataFrame(outcomes, columns=OUTCOME_COLUMNS), pd.DataFrame(decisions)
+
+
+def weekly_sums(daily: pd.DataFrame, value: str, horizon_days: int) -> Mapping[str, list]:
+    """candidate_id -> list of weekly totals of ``value`` over days 1..horizon_days."""
+    d = daily[(daily["day"] >= 1) & (daily["day"] <= horizon_days)].copy()
+    d["week"] = (d["day"] - 1) // 7
+    n_weeks = (horizon_days + 6) // 7
+    out = {}
+    for cid, g in d.groupby("candidate_id"):
+        w = np.zeros(n_weeks, dtype=np.int64)
+        np.add.at(w, g["week"].to_numpy(), g[value].to_numpy(dtype=np.int64))
+        out[cid] = [int(x) for x in w]
+    return out

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from debut.config import OptimizeConf
-from debut.optimize import milp, scenarios
-from debut.optimize.milp import CountLimit, Problem, Solution
+from debut.core import milp, scenarios
+from debut.core.milp import CountLimit, Problem, Solution
 from debut.schemas import PLAN_SCHEMA
 
 PLAN_COLUMNS = [f.name for f in PLAN_SCHEMA.fields]
