@@ -56,8 +56,8 @@ def gather(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Op
     if fc is not None:
         if plan_date is None:
             plan_date = _latest(fc, "plan_date", run_date)
-        from debut.evaluate.job import quantile_names
-        lo, mid, hi = quantile_names(conf)
+        from debut.core.quantiles import quantile_names
+        lo, mid, hi = quantile_names(conf.forecast.quantiles)
         cols = [c for c in ("candidate_id", "category", "title", "brand", "price", "unit_cost", "method",
                             "neighbours") if c in fc.columns]
         d["forecast"] = (fc.where(F.col("plan_date") == F.lit(plan_date))
