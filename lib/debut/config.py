@@ -166,7 +166,7 @@ class PathsConf(Section):
     """Where data, truth, reports and caches live."""
     data_dir: str = "data"                 # lakehouse root: bronze/ silver/ gold/ quarantine/ ops/
     landing_dir: str = "data/landing"      # raw exports arrive here (the simulator writes here too)
-    truth_dir: str = "data/truth"          # simulator's hidden truth; read only by evaluation
+    truth_dir: str = "data/truth"          # simulator's hidden truth; read only by its evaluate_truth stage
     reports_dir: str = "reports"
     checkpoint_dir: str = "data/_checkpoints"
     petastorm_cache: str = "data/_petastorm"
