@@ -2,7 +2,13 @@
 
 The same functions back ``jobs/<job>.py`` (spark-submit) and the Databricks
 ``python_wheel_task`` entry point, so every launcher shares one path.
-Exit codes: 0 ok, 1 job failed, 2 configuration error, 3 missing input table.
+Exit codes: 0 ok, 1 job failed, 2 configuration error, 3 missing input table,
+4 another run holds the lake (``debut.lease``), 5 the Spark driver JVM died
+(most likely out of memory; one line names the stage).
+
+A command that writes the lake (``run`` of a Spark job, ``pipeline``,
+``import``) holds the lake's lease while it runs: a second one started
+meanwhile refuses with one line naming the holder and exit code 4.
 """
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ import importlib
 import importlib.util
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from debut.config import Config, ConfigError, load_config
 
@@ -32,6 +39,9 @@ JOBS: Dict[str, str] = {
 }
 # Jobs that never need a SparkSession.
 NO_SPARK = {"simulate"}
+EXIT_LEASE_HELD = 4
+EXIT_JVM_DIED = 5
+_current_stage: List[str] = []  # the stage running now, for the one-line report of a JVM that died
 
 
 def _exists(module: str) -> bool:
@@ -109,7 +119,32 @@ def run_job(job: str, conf: Config, run_date: dt.date, spark=None) -> None:
     fn = _job_fn(job)
     if spark is None and job not in NO_SPARK:
         spark = _spark(conf, job)
+    _current_stage[:] = [job]
     fn(spark, conf, run_date)
+    _current_stage[:] = []
+
+
+@contextmanager
+def holding_lake(spark, conf: Config, job: str) -> Iterator[object]:
+    """Hold the lake's lease (debut.lease) while the body runs; LeaseHeld when another run has it."""
+    from debut import lease
+    held = lease.acquire(spark, conf, job)
+    try:
+        yield held
+    finally:
+        try:
+            lease.release(spark, conf, held)
+        except Exception:  # noqa: BLE001 - a dead JVM cannot release; the lease goes stale with this process
+            pass
+
+
+def spark_jobs_started(spark) -> int:
+    """How many Spark jobs this SparkContext has started (its next job id)."""
+    try:
+        return int(spark.sparkContext._jsc.sc().dagScheduler().nextJobId().get())
+    except Exception:  # noqa: BLE001 - fall back to the status tracker's retained jobs
+        ids = spark.sparkContext.statusTracker().getJobIdsForGroup(None)
+        return max(ids) + 1 if ids else 0
 
 
 def _stages(start: Optional[str], stop: Optional[str]) -> List[str]:
@@ -123,22 +158,63 @@ def _stages(start: Optional[str], stop: Optional[str]) -> List[str]:
 
 
 def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict[str, float]:
+    """Run ``stages`` in order in one Spark session, holding the lake's lease from the first Spark stage."""
+    from debut import lease
     times: Dict[str, float] = {}
-    spark = None
-    for i, job in enumerate(stages, 1):
-        print(f"[debut] stage {i}/{len(stages)}: {job} (run_date {run_date})", flush=True)
-        t0 = time.time()
-        if spark is None and job not in NO_SPARK:
-            spark = _spark(conf, "pipeline")
-        run_job(job, conf, run_date, spark=spark)
-        times[job] = time.time() - t0
-        print(f"[debut] stage {job} done in {times[job]:.1f}s", flush=True)
-    total = sum(times.values())
-    print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items()) + f"; total {total:.1f}s")
-    if spark is not None:
-        from debut.report.summary import print_pipeline_summary
-        print_pipeline_summary(spark, conf, run_date)
+    jobs: Dict[str, int] = {}
+    spark, held = None, None
+    try:
+        for i, job in enumerate(stages, 1):
+            print(f"[debut] stage {i}/{len(stages)}: {job} (run_date {run_date})", flush=True)
+            t0 = time.time()
+            if spark is None and job not in NO_SPARK:
+                spark = _spark(conf, "pipeline")
+                held = lease.acquire(spark, conf, "pipeline")
+            elif held is not None:
+                held = lease.renew(spark, conf, held)
+            n0 = spark_jobs_started(spark) if spark is not None else 0
+            run_job(job, conf, run_date, spark=spark)
+            times[job] = time.time() - t0
+            jobs[job] = spark_jobs_started(spark) - n0 if spark is not None else 0
+            print(f"[debut] stage {job} done in {times[job]:.1f}s ({jobs[job]} Spark jobs)", flush=True)
+        total = sum(times.values())
+        print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s/{jobs[k]} jobs" for k, v in times.items())
+              + f"; total {total:.1f}s, {sum(jobs.values())} Spark jobs")
+        if spark is not None:
+            from debut.report.summary import print_pipeline_summary
+            print_pipeline_summary(spark, conf, run_date)
+    finally:
+        if held is not None:
+            try:
+                lease.release(spark, conf, held)
+            except Exception:  # noqa: BLE001 - a dead JVM cannot release; the lease goes stale with this process
+                pass
     return times
+
+
+def _jvm_died(exc: BaseException) -> bool:
+    """A py4j error that means the driver JVM is gone (killed, out of memory), not a job error."""
+    try:
+        from py4j.protocol import Py4JError, Py4JNetworkError
+    except ImportError:  # pragma: no cover - pyspark always ships py4j
+        return False
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (Py4JNetworkError, ConnectionRefusedError, ConnectionResetError)):
+            return True
+        if isinstance(exc, Py4JError) and "Answer from Java side is empty" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _jvm_death_message(conf: Config) -> str:
+    stage = _current_stage[0] if _current_stage else "start-up"
+    mem = conf.spark.driver_memory or "the launcher's default"
+    return (f"debut: the Spark driver JVM died during stage {stage}: most likely out of memory (the kernel's "
+            f"OOM killer or the JVM's own limit); spark.driver.memory is {mem}: give the machine more free "
+            f"memory, or lower spark.driver_memory / the data size, then run again")
 
 
 def _print_tables(conf: Config) -> None:
@@ -164,14 +240,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "run":
             _job_fn(args.job)  # fail on a bad job name before Spark starts
             t0 = time.time()
-            run_job(args.job, conf, run_date)
+            if args.job in NO_SPARK:
+                run_job(args.job, conf, run_date)
+            else:
+                spark = _spark(conf, args.job)
+                with holding_lake(spark, conf, args.job):
+                    run_job(args.job, conf, run_date, spark=spark)
             print(f"[debut] {args.job} done in {time.time() - t0:.1f}s")
         elif args.command == "pipeline":
             run_pipeline(conf, run_date, _stages(args.start, args.stop))
         elif args.command == "import":
             from debut.ingest import adapters
             adapters.check_format(args.format)
-            adapters.run_import(_spark(conf, "import"), conf, run_date, args.format, args.path)
+            spark = _spark(conf, "import")
+            with holding_lake(spark, conf, f"import:{args.format}"):
+                _current_stage[:] = [f"import:{args.format}"]
+                adapters.run_import(spark, conf, run_date, args.format, args.path)
         elif args.command == "forecast-file":
             from debut.forecast.file import run_file
             run_file(_spark(conf, "forecast-file"), conf, run_date, args.history, args.candidates, args.out,
@@ -183,9 +267,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - turn known input problems into clear exits
         from debut.io import MissingTableError
+        from debut.lease import LeaseHeld
         if isinstance(exc, MissingTableError):
             print(f"debut: missing input: {exc}", file=sys.stderr)
             return 3
+        if isinstance(exc, LeaseHeld):
+            print(f"debut: {exc}", file=sys.stderr)
+            return EXIT_LEASE_HELD
+        if _jvm_died(exc):
+            print(_jvm_death_message(conf), file=sys.stderr)
+            return EXIT_JVM_DIED
         raise
     return 0
 
