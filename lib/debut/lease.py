@@ -82,6 +82,9 @@ def _ensure_table(spark: SparkSession, conf: Config) -> None:
     try:
         io.append(spark.createDataFrame([], SCHEMA), conf, TABLE)
     except Exception:  # noqa: BLE001 - a concurrent run created it first: fine when it exists now
+        if conf.storage.mode != "catalog":
+            # Delta keeps the log it failed to commit to cached at "no table": a read refreshes it
+            spark.read.format("delta").load(io.location(conf, TABLE)).schema  # noqa: B018
         if not io.exists(spark, conf, TABLE):
             raise
 
