@@ -1,10 +1,11 @@
-"""Command line: ``debut run <job>``, ``debut pipeline``, ``debut tables``.
+"""Command line: ``debut run <job>``, ``debut pipeline``, ``debut tables``, ``debut verify``.
 
 The same functions back ``jobs/<job>.py`` (spark-submit) and the Databricks
 ``python_wheel_task`` entry point, so every launcher shares one path.
 Exit codes: 0 ok, 1 job failed, 2 configuration error, 3 missing input table,
 4 another run holds the lake (``debut.lease``), 5 the Spark driver JVM died
-(most likely out of memory; one line names the stage).
+(most likely out of memory; one line names the stage). ``debut verify`` (and
+the end of ``debut pipeline``) exits 1 when an invariant does not hold.
 
 A command that writes the lake (``run`` of a Spark job, ``pipeline``,
 ``import``) holds the lake's lease while it runs: a second one started
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ff)
     tables = sub.add_parser("tables", help="list tables with row count and Delta version")
     _common(tables)
+    ver = sub.add_parser("verify", help="check the lake's invariants (exit 1 naming each that fails)")
+    ver.add_argument("--tables", default=None, help="comma-separated table names (default: all that exist)")
+    _common(ver)
     sub.add_parser("jobs", help="list the jobs of this build")
     return parser
 
@@ -183,6 +187,7 @@ def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict
         if spark is not None:
             from debut.report.summary import print_pipeline_summary
             print_pipeline_summary(spark, conf, run_date)
+            _verify(spark, conf)
     finally:
         if held is not None:
             try:
@@ -215,6 +220,17 @@ def _jvm_death_message(conf: Config) -> str:
     return (f"debut: the Spark driver JVM died during stage {stage}: most likely out of memory (the kernel's "
             f"OOM killer or the JVM's own limit); spark.driver.memory is {mem}: give the machine more free "
             f"memory, or lower spark.driver_memory / the data size, then run again")
+
+
+def _verify(spark, conf: Config, tables: Optional[Sequence[str]] = None) -> None:
+    """``debut verify``: print every invariant; VerificationFailed naming those that do not hold."""
+    from debut import verify
+    t0 = time.time()
+    checks = verify.verify(spark, conf, tables)
+    print(f"[debut] verify done in {time.time() - t0:.1f}s", flush=True)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise verify.VerificationFailed(f"invariants that do not hold: {', '.join(failed)}")
 
 
 def _print_tables(conf: Config) -> None:
@@ -262,12 +278,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      args.weeks)
         elif args.command == "tables":
             _print_tables(conf)
+        elif args.command == "verify":
+            names = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+            _verify(_spark(conf, "verify"), conf, names)
     except ConfigError as exc:
         print(f"debut: configuration error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - turn known input problems into clear exits
         from debut.io import MissingTableError
         from debut.lease import LeaseHeld
+        from debut.verify import VerificationFailed
+        if isinstance(exc, VerificationFailed):
+            print(f"debut: verify: {exc}", file=sys.stderr)
+            return 1
         if isinstance(exc, MissingTableError):
             print(f"debut: missing input: {exc}", file=sys.stderr)
             return 3

@@ -162,4 +162,10 @@ def renew(spark: SparkSession, conf: Config, lease: Lease, ttl: dt.timedelta = T
 
 def release(spark: SparkSession, conf: Config, lease: Lease) -> None:
     """Drop our row (only ours: a run that took over a stale lease keeps its own)."""
-    io.delta_table(spark, conf, TABLE).delete(f"lease = '{LAKE}' AND run_id = '{lease.run_id}'")
+    for attempt in range(3):
+        try:
+            io.delta_table(spark, conf, TABLE).delete(f"lease = '{LAKE}' AND run_id = '{lease.run_id}'")
+            return
+        except _conflicts():  # a claimant's MERGE committed meanwhile: delete again from the new version
+            if attempt == 2:
+                raise

@@ -5,6 +5,14 @@ read, validated, deduplicated on their natural key against what bronze already
 holds (MERGE), and counted per file into ops.ingest_files; ops.run_log is the
 sum per run. read = accepted + quarantined + duplicates, file by file.
 A rerun finds no new file and changes nothing.
+
+Crash safety: per source the writes are quarantine (insert-only), data, then
+ops.ingest_files. The data commit carries the batch's per-file counts in its
+commitInfo.userMetadata; a run that finds its source table's latest commit is a
+batch whose files ops.ingest_files lacks completes that bookkeeping from it and
+does not read those files again. ops.run_log is re-derived at the end of every
+run and written only when it differs. Concurrent runs are kept apart by the
+lake's lease (debut.lease, taken by the CLI).
 """
 from __future__ import annotations
 
