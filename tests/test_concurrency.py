@@ -204,3 +204,23 @@ def test_ingest_killed_after_its_data_commit_is_completed_by_the_next_run(spark,
     assert files.agg(F.count("*"), F.sum("read"), F.sum("accepted")).first()[:] == (4, 115, 115)
     orders = io.read(spark, lake, "bronze.orders")
     assert orders.count() == orders.select("order_id", "line_no").distinct().count() == 5
+
+
+# ------------------------------------------------------------------ a driver JVM that dies
+def test_a_dead_jvm_is_one_line_naming_the_stage_and_memory(conf):
+    from py4j.protocol import Py4JNetworkError
+
+    from debut import cli
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as exc:
+            raise Py4JNetworkError("An error occurred while trying to connect to the Java server") from exc
+    except Py4JNetworkError as exc:
+        assert cli._jvm_died(exc)
+    assert not cli._jvm_died(ValueError("a job error"))
+    cli._current_stage[:] = ["train_deep"]
+    msg = cli._jvm_death_message(conf.replace(**{"spark.driver_memory": "3g"}))
+    cli._current_stage[:] = []
+    assert msg.startswith("debut: the Spark driver JVM died during stage train_deep: most likely out of memory")
+    assert "spark.driver.memory is 3g" in msg and "\n" not in msg

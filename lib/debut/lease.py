@@ -15,6 +15,7 @@ without waiting). The lease is renewed as a pipeline moves through its stages.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -50,6 +51,7 @@ class Lease:
     owner: str
     acquired_at: dt.datetime
     expires_at: dt.datetime
+    created_lake: bool = False   # this claim made the lake's first table (ops.leases itself)
 
     def describe(self) -> str:
         return (f"{self.job} (run {self.run_id}, {self.owner}, since {self.acquired_at:%Y-%m-%d %H:%M:%S} UTC, "
@@ -76,17 +78,20 @@ def _conflicts():
             de.ProtocolChangedException, de.DeltaConcurrentModificationException)
 
 
-def _ensure_table(spark: SparkSession, conf: Config) -> None:
+def _ensure_table(spark: SparkSession, conf: Config) -> bool:
+    """Create ops.leases when missing; True when this call created it."""
     if io.exists(spark, conf, TABLE):
-        return
+        return False
     try:
         io.append(spark.createDataFrame([], SCHEMA), conf, TABLE)
+        return True
     except Exception:  # noqa: BLE001 - a concurrent run created it first: fine when it exists now
         if conf.storage.mode != "catalog":
             # Delta keeps the log it failed to commit to cached at "no table": a read refreshes it
             spark.read.format("delta").load(io.location(conf, TABLE)).schema  # noqa: B018
         if not io.exists(spark, conf, TABLE):
             raise
+        return False
 
 
 def holder(spark: SparkSession, conf: Config) -> Optional[Lease]:
@@ -132,7 +137,9 @@ def acquire(spark: SparkSession, conf: Config, job: str, ttl: dt.timedelta = TTL
              else f"the lake at {os.path.abspath(conf.paths.data_dir)}")
     now = _now()
     mine = Lease(job, uuid.uuid4().hex[:12], f"{socket.gethostname()}:{os.getpid()}", now, now + ttl)
-    _ensure_table(spark, conf)
+    created = _ensure_table(spark, conf) and not any(io.exists(spark, conf, n) for n in io.TABLES if n != TABLE)
+    if created:
+        mine = dataclasses.replace(mine, created_lake=True)
     for _ in range(3):
         current = holder(spark, conf)
         if current is not None and not is_stale(current, _now()):
@@ -161,11 +168,21 @@ def renew(spark: SparkSession, conf: Config, lease: Lease, ttl: dt.timedelta = T
 
 
 def release(spark: SparkSession, conf: Config, lease: Lease) -> None:
-    """Drop our row (only ours: a run that took over a stale lease keeps its own)."""
+    """Drop our row (only ours: a run that took over a stale lease keeps its own).
+
+    A run that found an empty lake and wrote nothing (its input was missing)
+    leaves no table behind, not even ops.leases.
+    """
     for attempt in range(3):
         try:
             io.delta_table(spark, conf, TABLE).delete(f"lease = '{LAKE}' AND run_id = '{lease.run_id}'")
-            return
+            break
         except _conflicts():  # a claimant's MERGE committed meanwhile: delete again from the new version
             if attempt == 2:
                 raise
+    if (lease.created_lake and conf.storage.mode != "catalog"
+            and not any(io.exists(spark, conf, n) for n in io.TABLES if n != TABLE)
+            and io.read(spark, conf, TABLE).isEmpty()):
+        jvm = spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(io.location(conf, TABLE))
+        path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
