@@ -1,8 +1,15 @@
-"""Command line: ``debut run <job>``, ``debut pipeline``, ``debut tables``.
+"""Command line: ``debut run <job>``, ``debut pipeline``, ``debut tables``, ``debut verify``.
 
 The same functions back ``jobs/<job>.py`` (spark-submit) and the Databricks
 ``python_wheel_task`` entry point, so every launcher shares one path.
-Exit codes: 0 ok, 1 job failed, 2 configuration error, 3 missing input table.
+Exit codes: 0 ok, 1 job failed, 2 configuration error, 3 missing input table,
+4 another run holds the lake (``debut.lease``), 5 the Spark driver JVM died
+(most likely out of memory; one line names the stage). ``debut verify`` (and
+the end of ``debut pipeline``) exits 1 when an invariant does not hold.
+
+A command that writes the lake (``run`` of a Spark job, ``pipeline``,
+``import``) holds the lake's lease while it runs: a second one started
+meanwhile refuses with one line naming the holder and exit code 4.
 """
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ import importlib
 import importlib.util
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from debut.config import Config, ConfigError, load_config
 from debut.core.stages import STAGES
@@ -21,6 +29,9 @@ from debut.core.stages import STAGES
 JOBS: Dict[str, str] = {s.job: s.module for s in STAGES}
 # Jobs that never need a SparkSession.
 NO_SPARK = {s.job for s in STAGES if not s.needs_spark}
+EXIT_LEASE_HELD = 4
+EXIT_JVM_DIED = 5
+_current_stage: List[str] = []  # the stage running now, for the one-line report of a JVM that died
 
 
 def _exists(module: str) -> bool:
@@ -83,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ff)
     tables = sub.add_parser("tables", help="list tables with row count and Delta version")
     _common(tables)
+    ver = sub.add_parser("verify", help="check the lake's invariants (exit 1 naming each that fails)")
+    ver.add_argument("--tables", default=None, help="comma-separated table names (default: all that exist)")
+    _common(ver)
     sub.add_parser("jobs", help="list the jobs of this build")
     return parser
 
@@ -98,7 +112,32 @@ def run_job(job: str, conf: Config, run_date: dt.date, spark=None) -> None:
     fn = _job_fn(job)
     if spark is None and job not in NO_SPARK:
         spark = _spark(conf, job)
+    _current_stage[:] = [job]
     fn(spark, conf, run_date)
+    _current_stage[:] = []
+
+
+@contextmanager
+def holding_lake(spark, conf: Config, job: str) -> Iterator[object]:
+    """Hold the lake's lease (debut.lease) while the body runs; LeaseHeld when another run has it."""
+    from debut import lease
+    held = lease.acquire(spark, conf, job)
+    try:
+        yield held
+    finally:
+        try:
+            lease.release(spark, conf, held)
+        except Exception:  # noqa: BLE001 - a dead JVM cannot release; the lease goes stale with this process
+            pass
+
+
+def spark_jobs_started(spark) -> int:
+    """How many Spark jobs this SparkContext has started (its next job id)."""
+    try:
+        return int(spark.sparkContext._jsc.sc().dagScheduler().nextJobId().get())
+    except Exception:  # noqa: BLE001 - fall back to the status tracker's retained jobs
+        ids = spark.sparkContext.statusTracker().getJobIdsForGroup(None)
+        return max(ids) + 1 if ids else 0
 
 
 def _stages(start: Optional[str], stop: Optional[str]) -> List[str]:
@@ -112,22 +151,75 @@ def _stages(start: Optional[str], stop: Optional[str]) -> List[str]:
 
 
 def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict[str, float]:
+    """Run ``stages`` in order in one Spark session, holding the lake's lease from the first Spark stage."""
+    from debut import lease
     times: Dict[str, float] = {}
-    spark = None
-    for i, job in enumerate(stages, 1):
-        print(f"[debut] stage {i}/{len(stages)}: {job} (run_date {run_date})", flush=True)
-        t0 = time.time()
-        if spark is None and job not in NO_SPARK:
-            spark = _spark(conf, "pipeline")
-        run_job(job, conf, run_date, spark=spark)
-        times[job] = time.time() - t0
-        print(f"[debut] stage {job} done in {times[job]:.1f}s", flush=True)
-    total = sum(times.values())
-    print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items()) + f"; total {total:.1f}s")
-    if spark is not None:
-        from debut.report.summary import print_pipeline_summary
-        print_pipeline_summary(spark, conf, run_date)
+    jobs: Dict[str, int] = {}
+    spark, held = None, None
+    try:
+        for i, job in enumerate(stages, 1):
+            print(f"[debut] stage {i}/{len(stages)}: {job} (run_date {run_date})", flush=True)
+            t0 = time.time()
+            if spark is None and job not in NO_SPARK:
+                spark = _spark(conf, "pipeline")
+                held = lease.acquire(spark, conf, "pipeline")
+            elif held is not None:
+                held = lease.renew(spark, conf, held)
+            n0 = spark_jobs_started(spark) if spark is not None else 0
+            run_job(job, conf, run_date, spark=spark)
+            times[job] = time.time() - t0
+            jobs[job] = spark_jobs_started(spark) - n0 if spark is not None else 0
+            print(f"[debut] stage {job} done in {times[job]:.1f}s ({jobs[job]} Spark jobs)", flush=True)
+        total = sum(times.values())
+        print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s/{jobs[k]} jobs" for k, v in times.items())
+              + f"; total {total:.1f}s, {sum(jobs.values())} Spark jobs")
+        if spark is not None:
+            from debut.report.summary import print_pipeline_summary
+            print_pipeline_summary(spark, conf, run_date)
+            _verify(spark, conf)
+    finally:
+        if held is not None:
+            try:
+                lease.release(spark, conf, held)
+            except Exception:  # noqa: BLE001 - a dead JVM cannot release; the lease goes stale with this process
+                pass
     return times
+
+
+def _jvm_died(exc: BaseException) -> bool:
+    """A py4j error that means the driver JVM is gone (killed, out of memory), not a job error."""
+    try:
+        from py4j.protocol import Py4JError, Py4JNetworkError
+    except ImportError:  # pragma: no cover - pyspark always ships py4j
+        return False
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (Py4JNetworkError, ConnectionRefusedError, ConnectionResetError)):
+            return True
+        if isinstance(exc, Py4JError) and "Answer from Java side is empty" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _jvm_death_message(conf: Config) -> str:
+    stage = _current_stage[0] if _current_stage else "start-up"
+    mem = conf.spark.driver_memory or "the launcher's default"
+    return (f"debut: the Spark driver JVM died during stage {stage}: most likely out of memory (the kernel's "
+            f"OOM killer or the JVM's own limit); spark.driver.memory is {mem}: give the machine more free "
+            f"memory, or lower spark.driver_memory / the data size, then run again")
+
+
+def _verify(spark, conf: Config, tables: Optional[Sequence[str]] = None) -> None:
+    """``debut verify``: print every invariant; VerificationFailed naming those that do not hold."""
+    from debut import verify
+    t0 = time.time()
+    checks = verify.verify(spark, conf, tables)
+    print(f"[debut] verify done in {time.time() - t0:.1f}s", flush=True)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise verify.VerificationFailed(f"invariants that do not hold: {', '.join(failed)}")
 
 
 def _print_tables(conf: Config) -> None:
@@ -153,28 +245,50 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "run":
             _job_fn(args.job)  # fail on a bad job name before Spark starts
             t0 = time.time()
-            run_job(args.job, conf, run_date)
+            if args.job in NO_SPARK:
+                run_job(args.job, conf, run_date)
+            else:
+                spark = _spark(conf, args.job)
+                with holding_lake(spark, conf, args.job):
+                    run_job(args.job, conf, run_date, spark=spark)
             print(f"[debut] {args.job} done in {time.time() - t0:.1f}s")
         elif args.command == "pipeline":
             run_pipeline(conf, run_date, _stages(args.start, args.stop))
         elif args.command == "import":
             from debut.ingest import adapters
             adapters.check_format(args.format)
-            adapters.run_import(_spark(conf, "import"), conf, run_date, args.format, args.path)
+            spark = _spark(conf, "import")
+            with holding_lake(spark, conf, f"import:{args.format}"):
+                _current_stage[:] = [f"import:{args.format}"]
+                adapters.run_import(spark, conf, run_date, args.format, args.path)
         elif args.command == "forecast-file":
             from debut.forecast.file import run_file
             run_file(_spark(conf, "forecast-file"), conf, run_date, args.history, args.candidates, args.out,
                      args.weeks)
         elif args.command == "tables":
             _print_tables(conf)
+        elif args.command == "verify":
+            names = [t.strip() for t in args.tables.split(",") if t.strip()] if args.tables else None
+            _verify(_spark(conf, "verify"), conf, names)
     except ConfigError as exc:
         print(f"debut: configuration error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - turn known input problems into clear exits
         from debut.io import MissingTableError
+        from debut.lease import LeaseHeld
+        from debut.verify import VerificationFailed
+        if isinstance(exc, VerificationFailed):
+            print(f"debut: verify: {exc}", file=sys.stderr)
+            return 1
         if isinstance(exc, MissingTableError):
             print(f"debut: missing input: {exc}", file=sys.stderr)
             return 3
+        if isinstance(exc, LeaseHeld):
+            print(f"debut: {exc}", file=sys.stderr)
+            return EXIT_LEASE_HELD
+        if _jvm_died(exc):
+            print(_jvm_death_message(conf), file=sys.stderr)
+            return EXIT_JVM_DIED
         raise
     return 0
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -191,6 +192,30 @@ def append(df: DataFrame, conf: Config, name: str) -> None:
 def version(spark: SparkSession, conf: Config, name: str) -> int:
     """Latest Delta version of a table."""
     return int(delta_table(spark, conf, name).history(1).select("version").first()[0])
+
+
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, meta: dict) -> Iterator[None]:
+    """Delta commits made inside carry ``meta`` (JSON) as their commitInfo.userMetadata:
+    a later run can tell from a table's history what a commit was."""
+    spark.conf.set(_USER_METADATA, json.dumps(meta, sort_keys=True, separators=(",", ":")))
+    try:
+        yield
+    finally:
+        spark.conf.unset(_USER_METADATA)
+
+
+def last_commit(spark: SparkSession, conf: Config, name: str) -> Tuple[int, Optional[dict]]:
+    """(version, userMetadata as a dict or None) of the table's latest commit."""
+    row = delta_table(spark, conf, name).history(1).select("version", "userMetadata").first()
+    try:
+        meta = json.loads(row["userMetadata"]) if row["userMetadata"] else None
+    except ValueError:
+        meta = None
+    return int(row["version"]), meta if isinstance(meta, dict) else None
 
 
 def describe_tables(spark: SparkSession, conf: Config, names: Optional[Iterable[str]] = None) -> List[dict]:

@@ -2,6 +2,7 @@
 
     python -m debut.scale run --events 10M [--stages ingest,aggregate,build_features,train_als]
     python -m debut.scale duckdb --events 10M      # ingest + item_daily: debut on Spark vs DuckDB
+    python -m debut.scale floor --events 1M        # debut ingest + aggregate vs plain Spark on the same files
 
 ``run`` sizes the simulator for the requested number of events (users scale,
 the 120-day history and the sessions per user stay as in base.yaml; items go
@@ -17,6 +18,15 @@ landing JSON, drops duplicate event ids and computes the item x day funnel
 does more (quarantine with reasons, per-file reconciliation, pseudonymisation,
 orders, sessions, incremental MERGE), so the ratio is an upper bound on what
 that work costs.
+
+``floor`` is the plain-Spark floor of the same work, in the same session on the
+same files: text + from_json, dedup on event_id, a partitioned Delta bronze
+write, the item x day funnel from bronze and its Delta silver write. Then
+debut's ingest and aggregate run, the item x day rows of both are compared
+(views, carts, purchases, units: 0 rows may differ) and the report gives both
+times, the ratio, events/s, Spark jobs and Delta commits per stage, and DuckDB's
+time as a reference column when duckdb is installed. The load average is printed
+with the figures: on a shared machine the ratio is what to read.
 """
 from __future__ import annotations
 
@@ -240,9 +250,114 @@ def compare_duckdb(base: str, events: int, items: int, driver_memory: str, fresh
     return out
 
 
+def _jobs(spark) -> int:
+    from debut.cli import spark_jobs_started
+    return spark_jobs_started(spark)
+
+
+def _commits(spark, conf) -> int:
+    """Delta commits across every table of the lake (sum of versions + 1)."""
+    from debut import io
+    return sum(io.version(spark, conf, n) + 1 for n in io.TABLES if io.exists(spark, conf, n))
+
+
+def floor_spark(spark, landing: str, out: str) -> List[Dict]:
+    """The plain-Spark floor: text + from_json, dedup, partitioned Delta bronze, item x day, Delta silver."""
+    from pyspark.sql import functions as F
+
+    from debut import schemas
+
+    rows = []
+    t0, j0 = time.time(), _jobs(spark)
+    lines = spark.read.text(os.path.join(landing, "events", "*", "*.jsonl"))
+    ev = (lines.select(F.from_json("value", schemas.RAW_EVENT).alias("j")).select("j.*")
+          .withColumn("event_time", F.to_timestamp("event_time"))
+          .withColumn("event_date", F.to_date("event_time"))
+          .withColumn("price", F.col("price").cast("double")).withColumn("quantity", F.col("quantity").cast("int"))
+          .where(F.col("event_id").isNotNull() & F.col("event_time").isNotNull())
+          .dropDuplicates(["event_id"]))
+    bronze = os.path.join(out, "bronze_events")
+    ev.repartition("event_date").write.format("delta").mode("overwrite").partitionBy("event_date").save(bronze)
+    rows.append({"stage": "floor ingest", "seconds": time.time() - t0, "jobs": _jobs(spark) - j0, "commits": 1})
+    t0, j0 = time.time(), _jobs(spark)
+    b = spark.read.format("delta").load(bronze).where(F.col("item_id").isNotNull())
+    is_p = F.col("event_type") == "purchase"
+    daily = (b.groupBy("item_id", F.col("event_date").alias("date"))
+             .agg(F.count(F.when(F.col("event_type") == "view", 1)).alias("views"),
+                  F.count(F.when(F.col("event_type") == "cart", 1)).alias("carts"),
+                  F.count(F.when(is_p, 1)).alias("purchases"),
+                  F.coalesce(F.sum(F.when(is_p, F.col("quantity"))), F.lit(0)).cast("long").alias("units"),
+                  F.coalesce(F.sum(F.when(is_p, F.col("price") * F.col("quantity"))), F.lit(0.0)).alias("revenue")))
+    daily.write.format("delta").mode("overwrite").save(os.path.join(out, "silver_item_daily"))
+    rows.append({"stage": "floor aggregate", "seconds": time.time() - t0, "jobs": _jobs(spark) - j0, "commits": 1})
+    return rows
+
+
+def floor_mismatches(spark, conf, floor_out: str) -> int:
+    """(item, day) rows where debut's silver.item_daily and the floor's disagree on the event funnel."""
+    from pyspark.sql import functions as F
+
+    from debut import io
+
+    cols = ["views", "carts", "purchases", "units"]
+    ours = (io.read(spark, conf, "silver.item_daily").select("item_id", "date", *cols)
+            .where(" + ".join(cols) + " > 0"))
+    theirs = spark.read.format("delta").load(os.path.join(floor_out, "silver_item_daily")).select(
+        "item_id", "date", *[F.col(c).cast("long") for c in cols])
+    joined = ours.alias("a").join(theirs.alias("b"), ["item_id", "date"], "full_outer")
+    differ = F.lit(False)
+    for c in cols:
+        differ = differ | ~F.coalesce(F.col(f"a.{c}"), F.lit(0)).eqNullSafe(F.coalesce(F.col(f"b.{c}"), F.lit(0)))
+    return joined.where(differ).count()
+
+
+def compare_floor(base: str, events: int, items: int, driver_memory: str, fresh: bool) -> Dict:
+    """Plain-Spark floor, then debut ingest + aggregate, in one session on the same files."""
+    from debut.cli import run_job
+    from debut.spark import get_spark
+
+    if fresh and os.path.exists(base):
+        shutil.rmtree(base)
+    conf = scaled_conf(base, events, items, driver_memory)
+    if not os.path.exists(os.path.join(base, "truth", "summary.json")):
+        run_job("simulate", conf, RUN_DATE)
+    n_events = json.load(open(os.path.join(base, "truth", "summary.json")))["events"]
+    for d in ("data", "floor"):  # debut's and the floor's tables start empty; the landing files stay
+        shutil.rmtree(os.path.join(base, d), ignore_errors=True)
+    spark = get_spark(conf, app_name="debut-floor")
+    load = os.getloadavg()[0]
+    floor_out = os.path.join(base, "floor")
+    rows = floor_spark(spark, conf.paths.landing_dir, floor_out)
+    for stage in ("ingest", "aggregate"):
+        t0, j0, c0 = time.time(), _jobs(spark), _commits(spark, conf)
+        run_job(stage, conf, RUN_DATE, spark=spark)
+        rows.append({"stage": f"debut {stage}", "seconds": time.time() - t0, "jobs": _jobs(spark) - j0,
+                     "commits": _commits(spark, conf) - c0})
+    mismatches = floor_mismatches(spark, conf, floor_out)
+    duck = None
+    try:
+        duck = duckdb_item_daily(conf.paths.landing_dir, os.path.join(base, "duckdb_item_daily.parquet"))
+    except ImportError:
+        pass
+    floor_s = sum(r["seconds"] for r in rows if r["stage"].startswith("floor"))
+    debut_s = sum(r["seconds"] for r in rows if r["stage"].startswith("debut"))
+    for r in rows:
+        print(f"[floor] {r['stage']:<16} {r['seconds']:8.1f}s  {n_events / r['seconds']:>10,.0f} events/s  "
+              f"{r['jobs']:4d} Spark jobs  {r['commits']:3d} Delta commits")
+    print(f"[floor] {n_events:,} events, load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end: "
+          f"plain Spark {floor_s:.1f}s, debut {debut_s:.1f}s: ratio {debut_s / floor_s:.2f}x; "
+          + (f"DuckDB (item x day only) {duck['seconds']:.1f}s; " if duck else "DuckDB not installed; ")
+          + f"item x day rows that differ: {mismatches}")
+    out = {"events": n_events, "load_start": load, "stages": rows, "floor_seconds": floor_s,
+           "debut_seconds": debut_s, "ratio": debut_s / floor_s, "item_day_rows_that_differ": mismatches,
+           "duckdb_seconds": duck["seconds"] if duck else None}
+    print(json.dumps(out, indent=1))
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m debut.scale")
-    p.add_argument("command", choices=["run", "duckdb"])
+    p.add_argument("command", choices=["run", "duckdb", "floor"])
     p.add_argument("--events", type=parse_count, default=parse_count("10M"))
     p.add_argument("--items", type=parse_count, default=parse_count("100k"))
     p.add_argument("--users", type=parse_count, default=None,
@@ -257,6 +372,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.command == "run":
         run(base, a.events, a.items, [s for s in a.stages.split(",") if s], a.driver_memory, fresh=not a.keep,
             users=a.users)
+    elif a.command == "floor":
+        compare_floor(base, a.events, a.items, a.driver_memory, fresh=not a.keep)
     else:
         compare_duckdb(base, a.events, a.items, a.driver_memory, fresh=not a.keep)
     return 0

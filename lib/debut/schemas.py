@@ -600,3 +600,14 @@ LAUNCH_OUTCOMES = T.StructType([
     T.StructField("actions", T.StringType(), True),         # adjusted policy: "day 14: reorder 30; ..."
     T.StructField("run_date", T.DateType(), False),
 ])
+
+
+# ops.leases: the run that holds the lake (debut.lease), one row per lease name.
+LEASES = T.StructType([
+    T.StructField("lease", T.StringType(), False),
+    T.StructField("job", T.StringType(), False),
+    T.StructField("run_id", T.StringType(), False),
+    T.StructField("owner", T.StringType(), False),       # host:pid
+    T.StructField("acquired_at", T.TimestampType(), False),
+    T.StructField("expires_at", T.TimestampType(), False),
+])

@@ -58,6 +58,7 @@ TABLES: Dict[str, TableSpec] = {
     "ops.ingest_files": _t("ingest", S.INGEST_FILES, ("source_file",), (), "landing files already ingested"),
     "ops.run_log": _t("ingest", S.RUN_LOG, ("job", "run_date", "source"), (),
                       "read = accepted + quarantined + duplicates"),
+    "ops.leases": _t("ingest", S.LEASES, ("lease",), (), "the run that holds the lake (one writer at a time)"),
     # silver: behaviour aggregates
     "silver.sessions": _t("aggregate", S.SESSIONS, ("session_key",), ("session_date",),
                           "sessions by inactivity gap"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import signal
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -46,6 +47,17 @@ class LandingFile:
     path: str
     size: int
     date: Optional[dt.date]
+
+
+# Test hook: a job that reaches the named point (e.g. "ingest:after_data_commit") kills
+# itself with SIGKILL there, as a crash or an OOM kill would: tests/test_concurrency.py.
+KILL_AT_ENV = "DEBUT_TEST_KILL_AT"
+
+
+def crash_point(name: str) -> None:
+    """Die here, unannounced, when ``$DEBUT_TEST_KILL_AT`` names this point."""
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ------------------------------------------------------------------ files

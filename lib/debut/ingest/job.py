@@ -5,6 +5,14 @@ read, validated, deduplicated on their natural key against what bronze already
 holds (MERGE), and counted per file into ops.ingest_files; ops.run_log is the
 sum per run. read = accepted + quarantined + duplicates, file by file.
 A rerun finds no new file and changes nothing.
+
+Crash safety: per source the writes are quarantine (insert-only), data, then
+ops.ingest_files. The data commit carries the batch's per-file counts in its
+commitInfo.userMetadata; a run that finds its source table's latest commit is a
+batch whose files ops.ingest_files lacks completes that bookkeeping from it and
+does not read those files again. ops.run_log is re-derived at the end of every
+run and written only when it differs. Concurrent runs are kept apart by the
+lake's lease (debut.lease, taken by the CLI).
 """
 from __future__ import annotations
 
@@ -23,6 +31,9 @@ from debut.ingest import events as ev
 from debut.ingest import tabular as tb
 
 JOB = "ingest"
+BATCH = "debut_ingest_batch"    # key of a data commit's userMetadata: the batch's ops.ingest_files rows
+RECORDED = "debut_ingest_recorded"  # key of an ops.ingest_files commit's userMetadata: {source, data_version}
+COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,9 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
     The rows to write (``changes``: new keys, or order lines whose status moved
     on) are computed against the table as it is when the run starts, counted per
     file, then written; the per-file counts are the authoritative record.
+    Writes go quarantine, data, bookkeeping: the data commit carries the batch's
+    per-file counts (``BATCH``), so a run that dies before its bookkeeping is
+    completed by the next one (``complete_unrecorded``) and never re-appended.
     """
     root = f"{conf.paths.landing_dir.rstrip('/')}/{src.subdir}"
     files = c.files_to_ingest(spark, conf, root, src.suffixes, run_date)
@@ -74,27 +88,105 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
         rows = src.to_bronze(validated.where(F.col("_reason").isNull()), key, run_date)
         changes = _changes(spark, conf, src, rows).persist(StorageLevel.MEMORY_AND_DISK)
         # Small: one row per landing file. Materialised before anything is written.
-        counts = spark.createDataFrame(
-            c.file_counts(validated, changes, files, src.name, run_date).collect(), schemas.INGEST_FILES)
-        if src.update:
-            io.merge(changes, conf, src.table, update=True, update_condition=src.update_condition)
-        else:
-            io.append(changes, conf, src.table)
+        count_rows = c.file_counts(validated, changes, files, src.name, run_date).collect()
+        counts = spark.createDataFrame(count_rows, schemas.INGEST_FILES)
         bad = validated.where(F.col("_reason").isNotNull())
         if src.id_format:
             bad = c.redact_user_ids(bad, key, src.id_format)
+        # insert-only on record_hash: a batch redone after a crash adds no second copy
         io.merge(c.to_quarantine(bad, src.name, run_date),
                  conf, "quarantine.records", update=False)
-        io.merge(counts, conf, "ops.ingest_files")
+        if sum(r["accepted"] for r in count_rows):
+            with io.commit_metadata(spark, batch_metadata(src.name, run_date, count_rows)):
+                if src.update:
+                    io.merge(changes, conf, src.table, update=True, update_condition=src.update_condition)
+                else:
+                    io.append(changes, conf, src.table)
+        c.crash_point(f"{JOB}:after_data_commit")
+        # the bookkeeping commit says up to which data version the source is recorded
+        data_version = io.version(spark, conf, src.table) if io.exists(spark, conf, src.table) else -1
+        with io.commit_metadata(spark, {RECORDED: {"source": src.name, "data_version": data_version}}):
+            io.merge(counts, conf, "ops.ingest_files")
     finally:
         validated.unpersist()
         if changes is not None:
             changes.unpersist()
-    total = {k: sum(r[k] for r in counts.collect()) for k in ("read", "accepted", "quarantined", "duplicates")}
+    total = {k: sum(r[k] for r in count_rows) for k in ("read", "accepted", "quarantined", "duplicates")}
     res = {"source": src.name, "files": len(files), **total}
     if res["duplicates"] < 0:  # more rows written than good rows read: a bug, never data to keep quiet about
         raise RuntimeError(f"ingest {src.name}: accepted more rows than were read: {res}")
     return res
+
+
+def batch_metadata(source: str, run_date: dt.date, count_rows) -> Dict:
+    """What a data commit says about its batch: the ops.ingest_files rows it stands for."""
+    return {BATCH: {"job": JOB, "source": source, "run_date": run_date.isoformat(),
+                    "files": [[r["source_file"], r["file_size"], *[r[k] for k in COUNTS]] for r in count_rows]}}
+
+
+def complete_unrecorded(spark: SparkSession, conf: Config, src: Source) -> Optional[dt.date]:
+    """Finish the bookkeeping of a batch whose data committed but whose ops.ingest_files
+    rows did not (the run died between the two); returns that batch's run date.
+
+    Only the table's latest commit can be such a batch (runs hold the lake's
+    lease, so nothing commits between a batch's data and its bookkeeping). It is
+    recorded when its files are in ops.ingest_files with their sizes, or when an
+    ops.ingest_files commit says the source is recorded up to that version (a
+    later batch with nothing new re-recorded one of its files, re-delivered).
+    """
+    if not io.exists(spark, conf, src.table):
+        return None
+    version, meta = io.last_commit(spark, conf, src.table)
+    batch = (meta or {}).get(BATCH)
+    if not batch or batch.get("job") != JOB or batch.get("source") != src.name:
+        return None
+    run_date = dt.date.fromisoformat(batch["run_date"])
+    rows = [(p, src.name, int(size), run_date, *[int(n) for n in ns]) for p, size, *ns in batch["files"]]
+    known = set()
+    if io.exists(spark, conf, "ops.ingest_files"):
+        known = {(r["source_file"], r["file_size"]) for r in
+                 io.read(spark, conf, "ops.ingest_files").where(F.col("source_file").isin([r[0] for r in rows]))
+                 .select("source_file", "file_size").collect()}  # bounded by the batch's files
+    missing = [r for r in rows if (r[0], r[2]) not in known]
+    if not missing or _recorded_up_to(spark, conf, src.name) >= version:
+        return None
+    io.merge(spark.createDataFrame(missing, schemas.INGEST_FILES), conf, "ops.ingest_files")
+    print(f"[{JOB}] {src.name}: completed the bookkeeping of {len(missing)} file(s) whose data committed at "
+          f"{src.table} version {version} (run of {run_date}) before that run stopped")
+    return run_date
+
+
+def _recorded_up_to(spark: SparkSession, conf: Config, source: str, commits: int = 500) -> int:
+    """The largest data version an ops.ingest_files commit (of the last ``commits``) records for ``source``."""
+    import json
+    best = -1
+    for r in io.delta_table(spark, conf, "ops.ingest_files").history(commits).select("userMetadata").collect():
+        try:
+            meta = json.loads(r["userMetadata"] or "{}").get(RECORDED) or {}
+        except (ValueError, AttributeError):
+            continue
+        if meta.get("source") == source:
+            best = max(best, int(meta.get("data_version", -1)))
+    return best
+
+
+def update_run_log(spark: SparkSession, conf: Config, dates) -> None:
+    """ops.run_log rows of ``dates`` re-derived from ops.ingest_files; written only when they differ
+    (a rerun that changes nothing makes no commit)."""
+    if not dates or not io.exists(spark, conf, "ops.ingest_files"):
+        return
+    # ops.ingest_files also holds files of `debut import`: only this job's sources here
+    files = io.read(spark, conf, "ops.ingest_files").where(F.col("source").isin([s.name for s in SOURCES]))
+    for day in sorted(dates):
+        derived = c.run_log_rows(files, JOB, day)
+        want = {tuple(r) for r in derived.collect()}  # one row per source
+        have = set()
+        if io.exists(spark, conf, "ops.run_log"):
+            have = {tuple(r) for r in io.read(spark, conf, "ops.run_log")
+                    .where((F.col("job") == JOB) & (F.col("run_date") == F.lit(day).cast("date")))
+                    .select(*derived.columns).collect()}
+        if want and want != have:
+            io.merge(spark.createDataFrame(sorted(want), schemas.RUN_LOG), conf, "ops.run_log")
 
 
 def _changes(spark: SparkSession, conf: Config, src: Source, rows: DataFrame) -> DataFrame:
@@ -128,7 +220,11 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]
     if not c.path_exists(spark, conf.paths.landing_dir):
         raise conf.path_error("paths.landing_dir", "does not exist: nothing to ingest from")
     results = {}
+    log_dates = {run_date}
     for src in SOURCES:
+        recovered = complete_unrecorded(spark, conf, src)
+        if recovered is not None:
+            log_dates.add(recovered)
         res = ingest_source(spark, conf, run_date, src, key)
         if res is None:
             print(f"[ingest] {src.name}: no new files")
@@ -138,8 +234,5 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]
         print(f"[ingest] {src.name}: files {res['files']}, read {res['read']:,} = accepted {res['accepted']:,}"
               f" + quarantined {res['quarantined']:,} + duplicates {res['duplicates']:,}"
               f"{'' if ok else '  (DOES NOT RECONCILE)'}")
-    if results:
-        # ops.ingest_files also holds files of `debut import`: only this job's sources here
-        files = io.read(spark, conf, "ops.ingest_files").where(F.col("source").isin([s.name for s in SOURCES]))
-        io.merge(c.run_log_rows(files, JOB, run_date), conf, "ops.run_log")
+    update_run_log(spark, conf, log_dates)
     return results
