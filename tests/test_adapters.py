@@ -133,14 +133,16 @@ def test_rees46_quarantine_reasons_and_no_raw_user_id(spark, rees):
     assert sum(user_key(conf, "554748717") in r for r in raws) == 3
 
 
-def test_rees46_catalog_rows_latest_price_first_date(spark, rees):
+def test_rees46_catalog_rows_latest_price_category_levels(spark, rees):
+    """category_code's first level is the category, its second the subcategory; an
+    empty code gives the numeric category_id; the launch date is left to aggregate."""
     conf, _, _ = rees
     got = sorted(tuple(r) for r in io.read(spark, conf, "bronze.catalog")
-                 .select("item_id", "category", "brand", "title", "price", "launch_date", "status",
-                         "snapshot_date").collect())
+                 .select("item_id", "category", "subcategory", "brand", "title", "price", "launch_date", "status",
+                         "snapshot_date", "category_source").collect())
     assert got == [
-        ("3900821", "appliances.water_heater", "aqua", None, 31.9, dt.date(2019, 10, 1), "active", REES_RUN),
-        ("44600062", "cat_2103807459595387724", "shiseido", None, 35.79, dt.date(2019, 10, 1), "active", REES_RUN),
+        ("3900821", "appliances", "water_heater", "aqua", None, 31.9, None, "active", REES_RUN, "given"),
+        ("44600062", "cat_2103807459595387724", None, "shiseido", None, 35.79, None, "active", REES_RUN, "given"),
     ]
 
 
