@@ -258,15 +258,17 @@ def test_uci_purchase_events_only_for_completed_lines_of_known_customers(spark, 
 
 
 def test_uci_catalog_rows(spark, uci):
+    """No category in the export: derived from the titles; none without a title."""
     conf, _, _ = uci
     got = sorted(tuple(r) for r in io.read(spark, conf, "bronze.catalog")
-                 .select("item_id", "category", "title", "price", "launch_date", "status", "snapshot_date").collect())
-    d = dt.date(2009, 12, 1)
+                 .select("item_id", "category", "subcategory", "title", "price", "launch_date", "status",
+                         "snapshot_date", "category_source").collect())
     assert got == [
-        ("21232", "uncategorised", None, 1.25, d, "active", UCI_RUN),
-        ("22350", "uncategorised", 'CAT BOWL "BLUE", SMALL', 2.55, d, "active", UCI_RUN),
-        ("79323P", "uncategorised", "PINK CHERRY LIGHTS", 6.75, d, "active", UCI_RUN),
-        ("85048", "uncategorised", "15CM CHRISTMAS GLASS BALL 20 LIGHTS", 6.5, d, "active", UCI_RUN),
+        ("21232", "uncategorised", None, None, 1.25, None, "active", UCI_RUN, "none"),
+        ("22350", "blue", "blue small", 'CAT BOWL "BLUE", SMALL', 2.55, None, "active", UCI_RUN, "derived"),
+        ("79323P", "lights", "ball lights", "PINK CHERRY LIGHTS", 6.75, None, "active", UCI_RUN, "derived"),
+        ("85048", "lights", "ball lights", "15CM CHRISTMAS GLASS BALL 20 LIGHTS", 6.5, None, "active", UCI_RUN,
+         "derived"),
     ]
 
 

@@ -86,18 +86,26 @@ def normalise_title(title: Column) -> Column:
     return F.lower(F.regexp_replace(F.trim(title), r"\s+", " "))
 
 
+def _grams(title: str, tokens: Callable[[str], List[str]], ngram: int) -> set:
+    words = tokens(title)
+    grams = {" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1)} if ngram > 1 else set()
+    return grams or set(words)
+
+
 def _names(groups: Sequence[List[str]], tokens: Callable[[str], List[str]], taken: set,
            ngram: int) -> List[str]:
     """A readable, unique name per group of titles: its most frequent n-gram (document
-    frequency; ties alphabetical), else the next one, else numbered."""
+    frequency; ties alphabetical) that not every title of all the groups shares,
+    else the next one, else numbered."""
+    everywhere = set.intersection(*[_grams(t, tokens, ngram) for g in groups for t in g]) \
+        if len(groups) > 1 else set()
     out = []
     for titles in groups:
         counts = collections.Counter()
         for t in titles:
-            words = tokens(t)
-            grams = {" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1)} if ngram > 1 else set()
-            counts.update(grams or set(words))
+            counts.update(_grams(t, tokens, ngram))
         ranked = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        ranked = [w for w in ranked if w not in everywhere] + [w for w in ranked if w in everywhere]
         name = next((w for w in ranked if w not in taken), None)
         if name is None:
             base = ranked[0] if ranked else "group"
