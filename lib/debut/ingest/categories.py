@@ -228,6 +228,5 @@ def assign(spark: SparkSession, conf: Config, items: DataFrame, *,
                 .when(derived, F.col("_der_category")).otherwise(F.lit(UNCATEGORISED)))
     subcategory = (F.when(mapped, F.col("_map_subcategory")).when(given, F.col("subcategory"))
                    .when(derived, F.col("_der_subcategory")))
-    return (df.withColumn("category_source", source).withColumn("category", category)
-            .withColumn("subcategory", subcategory)
+    return (df.withColumns({"category_source": source, "category": category, "subcategory": subcategory})
             .drop("_map_category", "_map_subcategory", "_der_category", "_der_subcategory", "_title"))

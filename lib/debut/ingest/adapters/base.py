@@ -112,10 +112,33 @@ def read_csv_files(spark: SparkSession, files: Sequence[LandingFile],
     return [(fields, read_csv_group(spark, paths, fields)) for fields, paths in groups.items()]
 
 
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def read_parquet(spark: SparkSession, *paths: str) -> DataFrame:
+    """spark.read.parquet, also for files with nanosecond timestamps (pandas' default),
+    which Spark reads only as epoch-nanosecond longs (see ``epoch_nanos``)."""
+    try:
+        df = spark.read.parquet(*paths)
+        df.schema  # noqa: B018 - the footer is read here
+        return df
+    except Exception as exc:  # noqa: BLE001
+        if "NANOS" not in str(exc):
+            raise
+    spark.conf.set(NANOS_AS_LONG, "true")
+    return spark.read.parquet(*paths)
+
+
+def epoch_nanos(col: Column) -> Column:
+    """"1505814335000000000" (a nanosecond timestamp read as a long) -> timestamp."""
+    t = F.trim(col)
+    return F.when(t.rlike(r"^\d{16,19}$"), F.timestamp_micros(F.floor(t.cast("long") / 1000)))
+
+
 def read_parquet_group(spark: SparkSession, paths: Sequence[str], names: Sequence[str]) -> DataFrame:
     """Parquet files of one schema, every column as a string named by ``names`` (NaN read as empty).
     ``_raw`` is the record as JSON; ``_rid`` follows the scan."""
-    df = spark.read.parquet(*paths)
+    df = read_parquet(spark, *paths)
     vals = []
     for f in df.schema.fields:
         col = F.col(f"`{f.name}`")

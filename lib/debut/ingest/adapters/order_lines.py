@@ -134,9 +134,9 @@ def read(spark: SparkSession, files: Sequence[c.LandingFile]) -> DataFrame:
     by_schema: Dict[str, List[str]] = {}
     for f in files:
         if f.path.endswith(".parquet"):
-            by_schema.setdefault(spark.read.parquet(f.path).schema.json(), []).append(f.path)
+            by_schema.setdefault(b.read_parquet(spark, f.path).schema.json(), []).append(f.path)
     for paths in by_schema.values():
-        names = _raw_names(paths[0], spark.read.parquet(paths[0]).columns)
+        names = _raw_names(paths[0], b.read_parquet(spark, paths[0]).columns)
         groups.append((tuple(names), b.read_parquet_group(spark, paths, names)))
     return b.union_all([df for _, df in groups] or [b.empty_rows(spark, [])])
 
@@ -172,7 +172,7 @@ def validate(rows: DataFrame, run_date: dt.date, ic: IngestConf, key: bytes) -> 
     in_order = Window.partitionBy("source_file", "order_id").orderBy("_rid")
     df = (rows
           .withColumn("_time", F.coalesce(b.iso_timestamp(F.col("time")), b.us_timestamp(F.col("time")),
-                                          b.iso_date(F.col("time")).cast("timestamp")))
+                                          b.iso_date(F.col("time")).cast("timestamp"), b.epoch_nanos(F.col("time"))))
           .withColumn("_qty", F.when(b.blank(F.col("quantity")), F.lit(1)).otherwise(b.to_int(F.col("quantity"))))
           .withColumn("_price", b.to_double(F.col("price")))
           .withColumn("_line", b.to_int(F.col("line_no")))
@@ -233,7 +233,7 @@ def read_items(spark: SparkSession, ic: IngestConf) -> DataFrame:
     """The items file: item_id, category, subcategory, brand, title, attributes (one row per item)."""
     path = ic.items_file
     if path.rstrip("/").endswith(".parquet"):
-        df = spark.read.parquet(path)
+        df = b.read_parquet(spark, path)
     else:
         df = spark.read.option("header", True).option("inferSchema", True).option("escape", '"').csv(path)
     names = map_columns(path, df.columns, _mapping(ic, "items", ITEM_FIELDS), _ITEM_ALIASES, ITEM_FIELDS,
