@@ -399,7 +399,7 @@ def test_launch_history_reimport_through_cli_changes_nothing(spark, launches):
 
 # ======================================================================== contract
 def test_unknown_format_is_a_config_error_naming_the_formats():
-    with pytest.raises(ConfigError, match="allowed: rees46, uci_retail, launch_history"):
+    with pytest.raises(ConfigError, match="allowed: rees46, uci_retail, order_lines, launch_history"):
         adapters.check_format("shopify")
 
 

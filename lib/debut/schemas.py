@@ -93,7 +93,7 @@ CATALOG = T.StructType(product_fields() + [
     T.StructField("source_file", T.StringType(), False),
     T.StructField("ingest_run_date", T.DateType(), False),
     T.StructField("category_source", T.StringType(), True),   # CATEGORY_SOURCES; null: written before it existed
-    T.StructField("attributes", T.MapType(T.StringType(), T.DoubleType()), True),  # numeric item attributes
+    T.StructField("attributes", T.StringType(), True),   # numeric item attributes, a JSON object (name: value)
 ])
 CATEGORY_SOURCES = ("given", "mapping", "derived", "none")   # export | user's file | title clusters | uncategorised
 

@@ -292,9 +292,8 @@ def changed_rows(spark: SparkSession, conf: Config, table: str, rows: DataFrame,
         target = target.where(F.col(parts[0]).between(lo, hi))
     if not compare:
         return rows.join(target.select(*keys), on=keys, how="left_anti")
-    comparable = lambda c: F.to_json(F.col(c)) if isinstance(rows.schema[c].dataType, T.MapType) else F.col(c)  # noqa: E731
-    t = target.select(*keys, *[comparable(c).alias(f"_t_{c}") for c in compare], F.lit(True).alias("_t_found"))
-    differs = functools.reduce(lambda a, b: a | b, [~comparable(c).eqNullSafe(F.col(f"_t_{c}")) for c in compare])
+    t = target.select(*keys, *[F.col(c).alias(f"_t_{c}") for c in compare], F.lit(True).alias("_t_found"))
+    differs = functools.reduce(lambda a, b: a | b, [~F.col(c).eqNullSafe(F.col(f"_t_{c}")) for c in compare])
     return (rows.join(t, on=keys, how="left")
             .where(F.col("_t_found").isNull() | differs)
             .select(*rows.columns))
@@ -324,7 +323,7 @@ def catalog_write(spark: SparkSession, conf: Config, items: DataFrame, run_date:
     from debut.ingest import categories
 
     if "attributes" not in items.columns:
-        items = items.withColumn("attributes", F.lit(None).cast("map<string,double>"))
+        items = items.withColumn("attributes", F.lit(None).cast("string"))
     items = categories.assign(spark, conf, items, id_norm=id_norm)
     if io.exists(spark, conf, "bronze.catalog"):
         known = (io.read(spark, conf, "bronze.catalog").groupBy("item_id")

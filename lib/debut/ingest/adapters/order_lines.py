@@ -25,7 +25,8 @@ Other columns are ignored (kept in quarantined records' raw text).
 - Items file (ingest.items_file / ``--items``; CSV with a header or Parquet):
   one row per item; its id column (item_id, product_id, or items_columns.item_id),
   optional category, subcategory, brand, title (or items_columns.<name>), and
-  every other numeric column becomes ``attributes`` (name -> value). Other text
+  every other numeric column becomes ``attributes`` (a JSON object name: value;
+  from_json(attributes, 'map<string,double>') reads it back). Other text
   columns are not kept. Items without a category get one from
   debut.ingest.categories; category names can be renamed
   (ingest.category_names_file). The catalog lists the items that have lines.
@@ -244,8 +245,8 @@ def read_items(spark: SparkSession, ic: IngestConf) -> DataFrame:
     col = lambda f: F.col(f"`{df.columns[names.index(f)]}`") if f in names else F.lit(None)  # noqa: E731
     pairs = [F.when(F.col(f"`{a}`").isNotNull() & ~F.isnan(F.col(f"`{a}`").cast("double")),
                     F.struct(F.lit(a).alias("k"), F.col(f"`{a}`").cast("double").alias("v"))) for a in attrs]
-    attributes = (F.map_from_entries(F.filter(F.array(*pairs), lambda p: p.isNotNull())) if pairs
-                  else F.lit(None).cast("map<string,double>"))
+    entries = F.map_from_entries(F.filter(F.array(*pairs), lambda p: p.isNotNull())) if pairs else None
+    attributes = (F.when(F.size(entries) > 0, F.to_json(entries)) if pairs else F.lit(None).cast("string"))
     out = df.select(F.trim(col("item_id").cast("string")).alias("item_id"),
                     *[b.nonblank(col(f).cast("string")).alias(f"_i_{f}") for f in ITEM_FIELDS[1:]],
                     attributes.alias("attributes"))
@@ -263,7 +264,7 @@ def to_catalog_items(spark: SparkSession, good: DataFrame, ic: IngestConf) -> Da
               .select("item_id", F.col("_price").alias("price"), "source_file"))
     if not ic.items_file:
         return priced.select("item_id", *[F.lit(None).cast("string").alias(f) for f in ITEM_FIELDS[1:]],
-                             "price", "source_file", F.lit(None).cast("map<string,double>").alias("attributes"))
+                             "price", "source_file", F.lit(None).cast("string").alias("attributes"))
     items = read_items(spark, ic)
     return (priced.join(items, on="item_id", how="left")
             .select("item_id", *[F.col(f"_i_{f}").alias(f) for f in ITEM_FIELDS[1:]], "price", "source_file",
