@@ -305,6 +305,8 @@ def _real(*parts):
 def test_rees46_sample_imports_and_reconciles(spark, conf):
     path = _real("rees46", "2019-Oct-sample.csv")
     res = adapters.run_import(spark, conf, dt.date(2019, 10, 2), "rees46", path)
+    q = io.read(spark, conf, "quarantine.records").groupBy("reason").count().collect() if res["quarantined"] else []
+    print(f"rees46 sample: {res}; quarantine {sorted((r.reason, r['count']) for r in q)}")
     assert res["read"] == 1000 and res["read"] == res["accepted"] + res["quarantined"] + res["duplicates"]
     cat = io.read(spark, conf, "bronze.catalog")
     assert cat.where(F.col("category").isNull() | (F.col("category") == "") | (F.col("brand") == "")).count() == 0
