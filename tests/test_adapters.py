@@ -133,14 +133,16 @@ def test_rees46_quarantine_reasons_and_no_raw_user_id(spark, rees):
     assert sum(user_key(conf, "554748717") in r for r in raws) == 3
 
 
-def test_rees46_catalog_rows_latest_price_first_date(spark, rees):
+def test_rees46_catalog_rows_latest_price_category_levels(spark, rees):
+    """category_code's first level is the category, its second the subcategory; an
+    empty code gives the numeric category_id; the launch date is left to aggregate."""
     conf, _, _ = rees
     got = sorted(tuple(r) for r in io.read(spark, conf, "bronze.catalog")
-                 .select("item_id", "category", "brand", "title", "price", "launch_date", "status",
-                         "snapshot_date").collect())
+                 .select("item_id", "category", "subcategory", "brand", "title", "price", "launch_date", "status",
+                         "snapshot_date", "category_source").collect())
     assert got == [
-        ("3900821", "appliances.water_heater", "aqua", None, 31.9, dt.date(2019, 10, 1), "active", REES_RUN),
-        ("44600062", "cat_2103807459595387724", "shiseido", None, 35.79, dt.date(2019, 10, 1), "active", REES_RUN),
+        ("3900821", "appliances", "water_heater", "aqua", None, 31.9, None, "active", REES_RUN, "given"),
+        ("44600062", "cat_2103807459595387724", None, "shiseido", None, 35.79, None, "active", REES_RUN, "given"),
     ]
 
 
@@ -256,15 +258,17 @@ def test_uci_purchase_events_only_for_completed_lines_of_known_customers(spark, 
 
 
 def test_uci_catalog_rows(spark, uci):
+    """No category in the export: derived from the titles; none without a title."""
     conf, _, _ = uci
     got = sorted(tuple(r) for r in io.read(spark, conf, "bronze.catalog")
-                 .select("item_id", "category", "title", "price", "launch_date", "status", "snapshot_date").collect())
-    d = dt.date(2009, 12, 1)
+                 .select("item_id", "category", "subcategory", "title", "price", "launch_date", "status",
+                         "snapshot_date", "category_source").collect())
     assert got == [
-        ("21232", "uncategorised", None, 1.25, d, "active", UCI_RUN),
-        ("22350", "uncategorised", 'CAT BOWL "BLUE", SMALL', 2.55, d, "active", UCI_RUN),
-        ("79323P", "uncategorised", "PINK CHERRY LIGHTS", 6.75, d, "active", UCI_RUN),
-        ("85048", "uncategorised", "15CM CHRISTMAS GLASS BALL 20 LIGHTS", 6.5, d, "active", UCI_RUN),
+        ("21232", "uncategorised", None, None, 1.25, None, "active", UCI_RUN, "none"),
+        ("22350", "blue", "blue small", 'CAT BOWL "BLUE", SMALL', 2.55, None, "active", UCI_RUN, "derived"),
+        ("79323P", "lights", "ball lights", "PINK CHERRY LIGHTS", 6.75, None, "active", UCI_RUN, "derived"),
+        ("85048", "lights", "ball lights", "15CM CHRISTMAS GLASS BALL 20 LIGHTS", 6.5, None, "active", UCI_RUN,
+         "derived"),
     ]
 
 
@@ -395,7 +399,7 @@ def test_launch_history_reimport_through_cli_changes_nothing(spark, launches):
 
 # ======================================================================== contract
 def test_unknown_format_is_a_config_error_naming_the_formats():
-    with pytest.raises(ConfigError, match="allowed: rees46, uci_retail, launch_history"):
+    with pytest.raises(ConfigError, match="allowed: rees46, uci_retail, order_lines, launch_history"):
         adapters.check_format("shopify")
 
 

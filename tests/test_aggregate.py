@@ -33,12 +33,12 @@ def ev(eid, when, etype, user, item, *, price=None, qty=None, session="s1", chan
 
 
 def order(oid, line, n, item, qty, status, *, price=10.0, ingested=RUN):
-    return (oid, line, at(n), day(n), "u1", item, qty, price, "web", status, at(n, 12), "f.csv", ingested)
+    return (oid, line, at(n), day(n), "u1", item, qty, price, "web", status, at(n, 12), "f.csv", ingested, None)
 
 
 def cat(item, category, *, launch=None, snapshot=D0, ingested=None, brand="b"):
     return (item, category, "sub", brand, f"title {item}", "red", "cotton", "casual", 20.0, 8.0, launch, "active",
-            snapshot, "c.csv", ingested or snapshot)
+            snapshot, "c.csv", ingested or snapshot, "given", None)
 
 
 def events_df(spark, rows):

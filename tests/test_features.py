@@ -369,7 +369,7 @@ def _bronze_and_silver(spark, conf, users):
             if snap == snap_old and i == 0:
                 title = "an old title"
             cat_rows.append((f"I{i}", cat, "sub" if i % 2 else None, "Lumen", title, "black", None, "classic",
-                             price, price / 2, None, "active", snap, "f.csv", snap))
+                             price, price / 2, None, "active", snap, "f.csv", snap, "given", None))
     io.merge(spark.createDataFrame(cat_rows, S.CATALOG), conf, "bronze.catalog")
     cands = [("C1", "shoes", None, "Aster", "Suede shoes", "red", "suede", None, 110.0, 50.0, 10, RUN, "c.csv", RUN),
              ("C2", "bags", "tote", "Aster", "Straw tote bag", None, "straw", "boho", 30.0, 12.0, None, RUN,
@@ -391,7 +391,7 @@ def _bronze_and_silver(spark, conf, users):
             if bought:
                 od.append((f"O{u}-{day}", 1, t0 + dt.timedelta(minutes=9), d, key, items_[day % len(items_)], 1,
                            90.0 if kind == "shoes" else 45.0, "web", "returned" if day == 3 else "completed",
-                           None, "o.csv", d))
+                           None, "o.csv", d, None))
     ev.append(("e-late", dt.datetime(2026, 10, 1, 8), RUN, "view", users[0][0], "s-late", "I0", None, 1, None,
                "web", "e.jsonl", RUN))
     io.merge(spark.createDataFrame(ev, S.EVENTS), conf, "bronze.events")

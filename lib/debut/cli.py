@@ -83,8 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--to", dest="stop", default=None, help="last stage to run")
     _common(pipe)
     imp = sub.add_parser("import", help="load a public export format into the bronze tables")
-    imp.add_argument("format", help="rees46 | uci_retail | launch_history")
+    imp.add_argument("format", help="rees46 | uci_retail | order_lines | launch_history")
     imp.add_argument("path", help="file or directory (any Hadoop path)")
+    imp.add_argument("--items", default=None, help="order_lines: item-attributes file, CSV or Parquet "
+                     "(ingest.items_file)")
+    imp.add_argument("--categories", default=None, help="item_id,category[,subcategory] file (ingest.categories_file)")
+    imp.add_argument("--category-names", default=None, help="category renames: exported name, name to use "
+                     "(ingest.category_names_file)")
+    imp.add_argument("--preset", default=None, help="order_lines: a known export's columns, e.g. olist "
+                     "(ingest.order_lines_preset)")
+    imp.add_argument("--column", dest="columns", action="append", default=[], metavar="FIELD=COLUMN",
+                     help="order_lines: the lines file's column for a field, e.g. item_id=product_id (repeatable)")
+    imp.add_argument("--item-column", dest="item_columns", action="append", default=[], metavar="FIELD=COLUMN",
+                     help="order_lines: the items file's column for item_id, category, subcategory, brand, title")
     _common(imp)
     ff = sub.add_parser("forecast-file", help="forecast candidates from a launch-history file alone")
     ff.add_argument("--history", required=True, help="past launches: CSV or Parquet (week_1..week_N, or week+units)")
@@ -99,6 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ver)
     sub.add_parser("jobs", help="list the jobs of this build")
     return parser
+
+
+def import_conf(conf: Config, args: argparse.Namespace) -> Config:
+    """``debut import`` flags as ingest.* config values (a flag wins over the files)."""
+    def pairs(values: Sequence[str], flag: str) -> Dict[str, str]:
+        out = {}
+        for v in values:
+            if "=" not in v:
+                raise ConfigError(f"{flag} {v!r}: expected FIELD=COLUMN")
+            k, col = v.split("=", 1)
+            out[k.strip()] = col.strip()
+        return out
+    over = {f"ingest.{key}": value for key, value in (
+        ("items_file", args.items), ("categories_file", args.categories),
+        ("category_names_file", args.category_names), ("order_lines_preset", args.preset)) if value}
+    if args.columns:
+        over["ingest.order_lines_columns"] = {**conf.ingest.order_lines_columns, **pairs(args.columns, "--column")}
+    if args.item_columns:
+        over["ingest.items_columns"] = {**conf.ingest.items_columns, **pairs(args.item_columns, "--item-column")}
+    return conf.replace(**over) if over else conf
 
 
 def _spark(conf: Config, job: str):
@@ -257,6 +288,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.command == "import":
             from debut.ingest import adapters
             adapters.check_format(args.format)
+            conf = import_conf(conf, args)
             spark = _spark(conf, "import")
             with holding_lake(spark, conf, f"import:{args.format}"):
                 _current_stage[:] = [f"import:{args.format}"]

@@ -222,6 +222,20 @@ class IngestConf(Section):
     history_days: int = 3650               # events older than run_date - this are quarantined
     hash_key_env: str = "DEBUT_HASH_KEY"   # name of the env var holding the pseudonymisation key
     allow_dev_hash_key: bool = False       # local demo only: a fixed, public key (never for real data)
+    # `debut import` adapters (uci_retail, order_lines): a line is an outlier when its quantity is
+    # above outlier_ratio x its item's median line quantity and above outlier_min_quantity (0: off)
+    outlier_ratio: float = 100.0
+    outlier_min_quantity: int = 1000
+    categories_file: Optional[str] = None  # item_id,category[,subcategory] CSV/Parquet; wins over the export's
+    category_names_file: Optional[str] = None   # two columns: category as exported, name to use
+    derived_categories: int = 12           # no category anywhere: top-level clusters of the titles
+    derived_subcategories: int = 4         # ... and clusters within each
+    category_seed: int = 11
+    unit_cost_share: Optional[float] = None     # derived catalog rows: unit_cost = price x share (None: unknown)
+    items_file: Optional[str] = None       # order_lines: the item-attributes file (CSV/Parquet)
+    order_lines_preset: Optional[str] = None    # order_lines: a known export's columns ("olist")
+    order_lines_columns: FrozenMap[str, str] = FrozenMap()  # canonical -> column in the lines file
+    items_columns: FrozenMap[str, str] = FrozenMap()         # canonical -> column in the items file
 
 
 class AggregateConf(Section):
@@ -232,6 +246,7 @@ class AggregateConf(Section):
     launch_weeks: int = 8                  # weeks of sales kept per launch in launch_history
     stockout_min_views: int = 20           # a zero-sale day is a suspected stockout only with this much traffic
     stockout_lookback_days: int = 14       # trailing window of the item's usual conversion
+    launch_burn_in_weeks: int = 8          # items first seen (no catalog launch date) this early in the data are not launches
 
 
 class FeaturesConf(Section):

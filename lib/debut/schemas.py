@@ -70,6 +70,7 @@ ORDERS = T.StructType([
     T.StructField("status_time", T.TimestampType(), True),
     T.StructField("source_file", T.StringType(), False),
     T.StructField("ingest_run_date", T.DateType(), False),
+    T.StructField("seller_id", T.StringType(), True),     # marketplaces with many sellers (order_lines import)
 ])
 
 def product_fields(id_name: str = "item_id", unit_cost_nullable: bool = True):
@@ -93,7 +94,10 @@ CATALOG = T.StructType(product_fields() + [
     T.StructField("snapshot_date", T.DateType(), False),
     T.StructField("source_file", T.StringType(), False),
     T.StructField("ingest_run_date", T.DateType(), False),
+    T.StructField("category_source", T.StringType(), True),   # CATEGORY_SOURCES; null: written before it existed
+    T.StructField("attributes", T.StringType(), True),   # numeric item attributes, a JSON object (name: value)
 ])
+CATEGORY_SOURCES = ("given", "mapping", "derived", "none")   # export | user's file | title clusters | uncategorised
 
 CANDIDATES = T.StructType(product_fields("candidate_id", unit_cost_nullable=False) + [
     T.StructField("min_order_qty", T.IntegerType(), True),

@@ -154,20 +154,24 @@ def rebuild_user_item(conf: Config, run_date: dt.date, events: DataFrame) -> Non
     io.overwrite(out, conf, "silver.user_item")
 
 
-def rebuild_launch_history(conf: Config, run_date: dt.date, events: DataFrame, catalog_latest: DataFrame) -> None:
+def rebuild_launch_history(conf: Config, run_date: dt.date, events: DataFrame, catalog_latest: DataFrame,
+                           orders: Optional[DataFrame] = None) -> None:
     spark = events.sparkSession
     # launches given as a file (`debut import launch_history`) join the ones the events show
     imported = (io.read(spark, conf, "bronze.launch_history_input")
                 if io.exists(spark, conf, "bronze.launch_history_input") else None)
     out = launch.to_launch_history(events, catalog_latest, run_date=run_date,
-                                   launch_weeks=conf.aggregate.launch_weeks, imported=imported)
+                                   launch_weeks=conf.aggregate.launch_weeks, imported=imported,
+                                   orders=orders, burn_in_weeks=conf.aggregate.launch_burn_in_weeks)
     io.overwrite(out, conf, "gold.launch_history")
 
 
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
     """Fold bronze (as ingested up to run_date) into the aggregate tables; returns row counts."""
-    events = io.read(spark, conf, "bronze.events")  # nothing to aggregate without events: fail loudly
     orders = _read_or_empty(spark, conf, "bronze.orders", schemas.ORDERS)
+    # order lines alone (an export without customers) are enough; nothing at all: fail loudly
+    events = (_read_or_empty(spark, conf, "bronze.events", schemas.EVENTS) if io.exists(spark, conf, "bronze.orders")
+              else io.read(spark, conf, "bronze.events"))
     catalog = _read_or_empty(spark, conf, "bronze.catalog", schemas.CATALOG)
     catalog_latest = to_catalog_as_of(catalog, run_date=run_date)
 
@@ -185,7 +189,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
         "silver.category_daily": update_category_daily(spark, conf, run_date, catalog_latest, touched_by),
     }
     rebuild_user_item(conf, run_date, events)
-    rebuild_launch_history(conf, run_date, events, catalog_latest)
+    rebuild_launch_history(conf, run_date, events, catalog_latest, orders)
 
     counts = {}
     for name in OUTPUTS:

@@ -91,7 +91,7 @@ def to_bronze_orders(good: DataFrame, key: bytes, run_date: dt.date) -> DataFram
                     F.to_date("_time").alias("order_date"), "user_key", F.trim("item_id").alias("item_id"),
                     F.col("_qty").alias("quantity"), F.col("_price").alias("unit_price"), "channel", "status",
                     F.col("_stime").alias("status_time"), "source_file",
-                    F.lit(run_date).cast("date").alias("ingest_run_date"))
+                    F.lit(run_date).cast("date").alias("ingest_run_date"), F.lit(None).alias("seller_id"))
             .transform(lambda df: c.typed(df, schemas.ORDERS)))
 
 
@@ -134,6 +134,8 @@ def to_bronze_catalog(good: DataFrame, key: bytes, run_date: dt.date) -> DataFra
             .withColumn("price", F.col("_price")).withColumn("unit_cost", F.col("_cost"))
             .withColumn("launch_date", F.col("_launch")).withColumn("snapshot_date", F.col("_file_date"))
             .withColumn("ingest_run_date", F.lit(run_date).cast("date"))
+            .withColumn("category_source", F.lit("given"))      # the feed requires a category
+            .withColumn("attributes", F.lit(None))
             .transform(lambda df: c.typed(df, schemas.CATALOG)))
 
 

@@ -15,7 +15,9 @@ duplicates. Times are checked against run_date as in ingest (future_time,
 too_old after ingest.history_days): import a historical export with a
 --run-date near its end.
 
-Formats: rees46, uci_retail, launch_history (see each module's docstring).
+Formats: rees46, uci_retail, order_lines, launch_history (see each module's
+docstring). Import options (items file, category mapping, column mapping) are
+ingest.* config keys; ``debut import`` sets them from its flags.
 """
 from __future__ import annotations
 
@@ -30,11 +32,12 @@ from pyspark.sql import functions as F
 from debut import io, schemas
 from debut.config import Config, ConfigError
 from debut.ingest import common as c
-from debut.ingest.adapters import launch_history, rees46, uci_retail
+from debut.ingest.adapters import launch_history, order_lines, rees46, uci_retail
 from debut.ingest.adapters.base import Adapter
 from debut.ingest.adapters.launch_history import LAUNCH_HISTORY_INPUT
 
-FORMATS: Dict[str, Adapter] = {a.name: a for a in (rees46.ADAPTER, uci_retail.ADAPTER, launch_history.ADAPTER)}
+FORMATS: Dict[str, Adapter] = {a.name: a for a in (rees46.ADAPTER, uci_retail.ADAPTER, order_lines.ADAPTER,
+                                                    launch_history.ADAPTER)}
 COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
 __all__ = ["FORMATS", "LAUNCH_HISTORY_INPUT", "check_format", "run_import", "job_name"]

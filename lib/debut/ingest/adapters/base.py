@@ -30,6 +30,7 @@ NOT_A_PRODUCT = "not_a_product"                     # postage, fees, adjustments
 BAD_WEEK = "bad_week"                               # launch week below 1
 PRODUCT_REJECTED = "product_rejected"               # another record of the same product was quarantined
 INCONSISTENT_PRODUCT = "inconsistent_product"       # records of one product disagree
+OUTLIER_QUANTITY = "outlier_quantity"               # far above the item's own typical line (ingest.outlier_*)
 
 _INT = r"^[+-]?\d{1,9}(\.0*)?$"
 _DOUBLE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -109,6 +110,46 @@ def read_csv_files(spark: SparkSession, files: Sequence[LandingFile],
             continue
         groups.setdefault(tuple(to_fields(f.path, header)), []).append(f.path)
     return [(fields, read_csv_group(spark, paths, fields)) for fields, paths in groups.items()]
+
+
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+
+
+def read_parquet(spark: SparkSession, *paths: str) -> DataFrame:
+    """spark.read.parquet, also for files with nanosecond timestamps (pandas' default),
+    which Spark reads only as epoch-nanosecond longs (see ``epoch_nanos``)."""
+    try:
+        df = spark.read.parquet(*paths)
+        df.schema  # noqa: B018 - the footer is read here
+        return df
+    except Exception as exc:  # noqa: BLE001
+        if "NANOS" not in str(exc):
+            raise
+    spark.conf.set(NANOS_AS_LONG, "true")
+    return spark.read.parquet(*paths)
+
+
+def epoch_nanos(col: Column) -> Column:
+    """"1505814335000000000" (a nanosecond timestamp read as a long) -> timestamp."""
+    t = F.trim(col)
+    return F.when(t.rlike(r"^\d{16,19}$"), F.timestamp_micros(F.floor(t.cast("long") / 1000)))
+
+
+def read_parquet_group(spark: SparkSession, paths: Sequence[str], names: Sequence[str]) -> DataFrame:
+    """Parquet files of one schema, every column as a string named by ``names`` (NaN read as empty).
+    ``_raw`` is the record as JSON; ``_rid`` follows the scan."""
+    df = read_parquet(spark, *paths)
+    vals = []
+    for f in df.schema.fields:
+        col = F.col(f"`{f.name}`")
+        if isinstance(f.dataType, (T.DoubleType, T.FloatType)):
+            col = F.when(~F.isnan(col), col)
+        vals.append(col.cast("string"))
+    raw = F.to_json(F.struct(*[v.alias(f.name) for v, f in zip(vals, df.schema.fields)]))
+    return df.select(source_file_col(spark, paths).alias("source_file"),
+                     F.monotonically_increasing_id().alias("_rid"), raw.alias("_raw"),
+                     F.lit(None).cast("string").alias("_corrupt"),
+                     *[v.alias(n) for v, n in zip(vals, names)])
 
 
 def union_all(frames: Sequence[DataFrame]) -> DataFrame:
@@ -192,6 +233,29 @@ def without_raw_id(df: DataFrame, id_col: str) -> DataFrame:
             .drop(id_col))
 
 
+# ------------------------------------------------------------------ batch rules
+def with_item_outliers(df: DataFrame, *, item: str, qty: str, standing: Column, ic: IngestConf) -> DataFrame:
+    """Quarantine (``outlier_quantity``) a good, standing line whose quantity is above
+    ``ingest.outlier_ratio`` x its item's median line quantity and above
+    ``ingest.outlier_min_quantity``: a robust per-item rule instead of a global cap,
+    so a wholesale line of an item that often sells in hundreds stays. The median
+    (the lower one: an item's only two lines never flag each other) is over the
+    item's standing lines of this import."""
+    if ic.outlier_ratio <= 0:
+        return df
+    good = F.col("_reason").isNull() & standing
+    medians = (df.where(good).groupBy(item)
+               .agg(F.percentile_approx(qty, 0.5, 1000000).alias("_item_median")))
+    flagged = (good & (F.col(qty) > F.lit(ic.outlier_ratio) * F.col("_item_median"))
+               & (F.col(qty) > F.lit(ic.outlier_min_quantity)))
+    detail = F.format_string(f"quantity=%d > {ic.outlier_ratio:g} x item median %d", F.col(qty),
+                             F.col("_item_median").cast("int"))
+    return (df.join(medians, on=item, how="left")
+            .withColumn("_detail", F.when(flagged, detail).otherwise(F.col("_detail")))
+            .withColumn("_reason", F.when(flagged, F.lit(OUTLIER_QUANTITY)).otherwise(F.col("_reason")))
+            .drop("_item_median"))
+
+
 # ------------------------------------------------------------------ writes
 def changed_rows(spark: SparkSession, conf: Config, table: str, rows: DataFrame,
                  compare: Sequence[str] = ()) -> DataFrame:
@@ -221,30 +285,42 @@ def run_date_col(run_date: dt.date) -> Column:
 
 
 CATALOG_CONTENT = ("category", "subcategory", "brand", "title", "colour", "material", "style", "price",
-                   "unit_cost", "launch_date", "status")
+                   "unit_cost", "launch_date", "status", "category_source", "attributes")
 
 
-def catalog_write(spark: SparkSession, conf: Config, items: DataFrame, run_date: dt.date) -> Write:
+def catalog_write(spark: SparkSession, conf: Config, items: DataFrame, run_date: dt.date,
+                  id_norm: Callable[[Column], Column] = F.trim) -> Write:
     """bronze.catalog rows derived from behaviour: snapshot run_date, status active.
 
-    ``items``: item_id, category, subcategory, brand, title, price, first_date,
-    source_file (one row per item). launch_date is the earliest date the item
-    was seen: in this import, or an earlier launch_date already in bronze.catalog.
+    ``items``: item_id, category (null: the export has none), subcategory, brand,
+    title, price, source_file, optionally attributes (one row per item). The
+    category comes from ingest.categories_file, else the export, else clusters of
+    the titles (debut.ingest.categories), with ``category_source`` saying which.
+    launch_date stays unknown (null: aggregate infers it from the first sale, after
+    its burn-in) unless bronze.catalog already holds one from another source.
+    unit_cost is price x ingest.unit_cost_share when that is set.
     A derived row replaces a row of the same item and snapshot date.
     """
+    from debut.ingest import categories
+
+    if "attributes" not in items.columns:
+        items = items.withColumn("attributes", F.lit(None).cast("string"))
+    items = categories.assign(spark, conf, items, id_norm=id_norm)
     if io.exists(spark, conf, "bronze.catalog"):
         known = (io.read(spark, conf, "bronze.catalog").groupBy("item_id")
                  .agg(F.min("launch_date").alias("_known_launch")))
         items = items.join(known, on="item_id", how="left")
     else:
         items = items.withColumn("_known_launch", F.lit(None).cast("date"))
+    share = conf.ingest.unit_cost_share
+    unit_cost = F.round(F.col("price") * F.lit(share), 4) if share is not None else F.lit(None)
     rows = items.select(
         "item_id", "category", "subcategory", "brand", "title",
         F.lit(None).cast("string").alias("colour"), F.lit(None).cast("string").alias("material"),
-        F.lit(None).cast("string").alias("style"), "price", F.lit(None).cast("double").alias("unit_cost"),
-        F.least("first_date", "_known_launch").alias("launch_date"), F.lit("active").alias("status"),
+        F.lit(None).cast("string").alias("style"), "price", unit_cost.cast("double").alias("unit_cost"),
+        F.col("_known_launch").alias("launch_date"), F.lit("active").alias("status"),
         run_date_col(run_date).alias("snapshot_date"), "source_file",
-        run_date_col(run_date).alias("ingest_run_date"),
+        run_date_col(run_date).alias("ingest_run_date"), "category_source", "attributes",
     ).transform(lambda df: c.typed(df, schemas.CATALOG))
     return Write("bronze.catalog", changed_rows(spark, conf, "bronze.catalog", rows, CATALOG_CONTENT),
                  schemas.CATALOG, update=True)

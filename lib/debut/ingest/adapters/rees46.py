@@ -90,19 +90,23 @@ def to_events(good: DataFrame, run_date: dt.date) -> DataFrame:
 
 def to_catalog_items(good: DataFrame) -> DataFrame:
     """Per product: category, brand and price of its latest event with a positive
-    price (products never seen with one get no catalog row), first date seen."""
+    price (products never seen with one get no catalog row).
+
+    category_code "appliances.kitchen.refrigerators" gives category "appliances",
+    subcategory "kitchen"; an empty code gives "cat_<category_id>" (the export's
+    numeric id), and neither leaves the category to debut.ingest.categories.
+    An empty brand is null."""
     item = F.trim("product_id")
     latest = Window.partitionBy("item_id").orderBy(F.col("_time").desc(), F.col("source_file").desc(),
                                                    F.col("_rid").desc())
-    category = F.coalesce(b.nonblank(F.col("category_code")),
-                          F.concat(F.lit("cat_"), b.nonblank(F.col("category_id"))), F.lit("uncategorised"))
-    first_seen = good.groupBy(item.alias("item_id")).agg(F.min(F.to_date("_time")).alias("first_date"))
-    priced = (good.where(F.col("_price") > 0).withColumn("item_id", item)
-              .withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1)
-              .select("item_id", category.alias("category"), F.lit(None).cast("string").alias("subcategory"),
-                      b.nonblank(F.col("brand")).alias("brand"), F.lit(None).cast("string").alias("title"),
-                      F.col("_price").alias("price"), "source_file"))
-    return priced.join(first_seen, on="item_id", how="inner")
+    levels = F.split(F.lower(b.nonblank(F.col("category_code"))), r"\.")
+    level = lambda i: F.when(F.size(levels) > i, b.nonblank(F.element_at(levels, i + 1)))  # noqa: E731
+    category = F.coalesce(level(0), F.concat(F.lit("cat_"), b.nonblank(F.col("category_id"))))
+    return (good.where(F.col("_price") > 0).withColumn("item_id", item)
+            .withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1)
+            .select("item_id", category.alias("category"), level(1).alias("subcategory"),
+                    b.nonblank(F.col("brand")).alias("brand"), F.lit(None).cast("string").alias("title"),
+                    F.col("_price").alias("price"), "source_file"))
 
 
 def plan(spark: SparkSession, conf: Config, good: DataFrame, run_date: dt.date) -> List[b.Write]:
