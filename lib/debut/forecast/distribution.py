@@ -3,8 +3,8 @@
 The calibration pool is past launches forecast out of time (a model fit only
 on launches whose horizon had ended before theirs began): pairs of forecast
 mean mu_j and actual units y_j. An item with mean mu gets as its distribution
-the pool's K launches nearest in log mu, each rescaled to its mean:
-y_j x mu / mu_j. Its quantiles are those of that sample and its mean is the
+the actual units of the pool's K launches nearest in log mu (rescaled by
+mu / mu_max (or mu_min) only when mu lies beyond their range). Its quantiles are those of that sample and its mean is the
 sample mean, so a model that is off on launches like this one (too high,
 too low, too narrow) is corrected by what it did out of time. The outer
 quantiles (the P10-P90 interval) are then set at the levels that made the
@@ -71,8 +71,11 @@ class LocalDistribution:
             return mu[:, None]
         lm = np.log(self.mu)
         win = _windows(lm, np.log(mu), self.k, np.arange(len(mu)) if loo else None)
-        ratio = np.clip(mu[:, None] / self.mu[win], *RATIO_CLIP)
-        return self.y[win] * ratio
+        # inside the window's range of means the neighbours stand as they are (counts stay counts);
+        # beyond it (the very highest or lowest forecasts) they are rescaled to the item's mean
+        inside = np.clip(mu, self.mu[win].min(axis=1), self.mu[win].max(axis=1))
+        ratio = np.clip(mu / inside, *RATIO_CLIP)
+        return self.y[win] * ratio[:, None]
 
     def _calibrate_levels(self, target: float) -> Tuple[float, float]:
         """Outer levels whose leave-one-out intervals cover ``target`` of the pool, lower side first

@@ -52,6 +52,12 @@ class ModelParams:
     threads: int = 1                       # OpenMP threads of the boosting: on a busy driver one is much faster
 
 
+def params_of(fc) -> ModelParams:
+    """The global model's parameters from conf.forecast (a ForecastConf)."""
+    return ModelParams(quantiles=tuple(fc.quantiles), grid_levels=fc.scenario_levels,
+                       target_coverage=fc.target_coverage, k_analogs=fc.knn_k, seed=fc.seed)
+
+
 def totals_and_weights(table: pd.DataFrame, shapes: np.ndarray) -> tuple:
     """Units over the horizon (extrapolated through each row's curve where weeks are unknown) and
     the share of the curve that was seen (the row's weight)."""
@@ -95,6 +101,12 @@ class Featurizer:
             lambda v: isinstance(v, (list, tuple, np.ndarray)) and len(v) > 0).sum() >= 10
 
     @staticmethod
+    def _dates(df: pd.DataFrame) -> pd.Series:
+        if DATE not in df.columns:
+            return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        return pd.to_datetime(df[DATE], errors="coerce")
+
+    @staticmethod
     def _col(df: pd.DataFrame, c: str, numeric: bool = False):
         if c not in df.columns:
             return np.full(len(df), np.nan) if numeric else np.full(len(df), None, dtype=object)
@@ -111,7 +123,7 @@ class Featurizer:
             chains["cat"] = encode.path_levels(self._col(df, CATEGORY), self.depth)
         top = chains["cat"][0] if self.has_cat else np.full(len(df), "all", dtype=object)
         if self.has_date:
-            month = pd.to_datetime(df[DATE]).dt.month.fillna(0).astype(int).astype(str).to_numpy(object)
+            month = self._dates(df).dt.month.fillna(0).astype(int).astype(str).to_numpy(object)
             chains["month"] = [top, top + "|m" + month]
         for c in self.group_cols:
             chains[f"g:{c}"] = [np.where(pd.isna(k), encode.MISSING, k).astype(object)
@@ -247,8 +259,7 @@ class Featurizer:
         if self.has_price:
             cols += [lp[:, None], self._price_position(df, lp)[:, None]]
         if self.has_date:
-            d = pd.to_datetime(df[DATE])
-            cols.append(d.dt.month.to_numpy(float)[:, None])
+            cols.append(self._dates(df).dt.month.to_numpy(float)[:, None])
         native = []
         for c, vocab in zip(self.cat_cols, self.native):
             native.append(pd.Series(self._col(df, c)).map(vocab).to_numpy(float))

@@ -54,7 +54,8 @@ def monthly_cutoffs(table: pd.DataFrame, horizon: int, start=None, end=None) -> 
 
 
 def _totals(table: pd.DataFrame, h: int) -> np.ndarray:
-    return table[week_cols(h)].to_numpy(float).sum(axis=1)
+    """Units over the known weeks (test launches have them all)."""
+    return np.nansum(table[week_cols(h)].to_numpy(float), axis=1)
 
 
 def _complete(table: pd.DataFrame, h: int) -> np.ndarray:
