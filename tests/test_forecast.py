@@ -319,6 +319,6 @@ def test_forecast_job_one_monotone_row_per_candidate_and_rerun_replaces(spark, s
         assert r["units_p10"] <= r["units_p50"] <= r["units_p90"]
         assert all(a <= b for a, b in zip(r["quantile_units"], r["quantile_units"][1:]))
         assert len(r["weekly_p50"]) == 2 and r["plan_date"] == RUN
-        assert r["method"] in ("blend", "knn_only", "category_fallback")
+        assert r["method"] == "global_model"
     job.run(spark, sim_conf, RUN)
     assert io.read(spark, sim_conf, "gold.launch_forecast").count() == n_cands

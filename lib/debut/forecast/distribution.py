@@ -4,12 +4,13 @@ The calibration pool is past launches forecast out of time (a model fit only
 on launches whose horizon had ended before theirs began): pairs of forecast
 mean mu_j and actual units y_j. An item with mean mu gets as its distribution
 the actual units of the pool's K launches nearest in log mu (rescaled by
-mu / mu_max (or mu_min) only when mu lies beyond their range). Its quantiles are those of that sample and its mean is the
-sample mean, so a model that is off on launches like this one (too high,
-too low, too narrow) is corrected by what it did out of time. The outer
-quantiles (the P10-P90 interval) are then set at the levels that made the
-pool's own leave-one-out intervals cover ``target_coverage``: with counts
-(most launches selling 1 unit) the nominal levels would over-cover.
+mu / mu_max, or mu / mu_min, only when mu lies beyond their range). Its
+quantiles are those of that sample and its mean is the sample mean, so a
+model that is off on launches like this one (too high, too low, too narrow)
+is corrected by what it did out of time. The outer quantiles (the P10-P90
+interval) are then set at the levels that made the pool's own leave-one-out
+intervals cover ``target_coverage``: with counts (most launches selling 1
+unit) the nominal levels would over-cover.
 """
 from __future__ import annotations
 

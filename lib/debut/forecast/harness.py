@@ -14,7 +14,6 @@ for the P50.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 

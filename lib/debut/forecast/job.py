@@ -3,7 +3,8 @@
 Reads gold.launch_history (and bronze.launch_history_input), bronze.candidates
 and, when present, gold.item_features (embeddings, price bands),
 silver.item_daily (catalog sales), gold.item_audience and the registered
-demand network. Computes everything first, then writes gold.launch_forecast
+demand network (each an optional column of the global model,
+``debut.forecast.signals``). Computes everything first, then writes gold.launch_forecast
 (replaceWhere plan_date = run_date) and gold.forecast_backtest (replaceWhere
 run_date), each in one commit, and the backtest metrics to gold.evaluation
 and MLflow (component "forecast").
@@ -72,7 +73,8 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
                           audience=audience, net=net, net_trained_before=net_split(conf, run_date))
 
         table = from_long(long, fc.horizon_weeks)
-        hist_t, cand_t, used = signal_cols.attach(table, cands.assign(launch_date=pd.Timestamp(run_date)), signals, use_content=fc.use_content,
+        launching = cands.assign(launch_date=pd.Timestamp(run_date))
+        hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
                                                   ridge_alpha=fc.content_ridge_alpha,
                                                   min_items=fc.content_min_items)
         model = GlobalForecaster(params_of(fc), fc.horizon_weeks).fit(hist_t)
