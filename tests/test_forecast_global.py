@@ -51,6 +51,20 @@ def test_history_without_price_forecasts_every_candidate():
     assert all(len(s) == 4 and s.sum() == pytest.approx(1.0) for s in pred["shape"])
 
 
+def test_a_partial_first_week_lowers_week_1s_share_only_for_that_item():
+    table = launch_table(n=120)
+    table["first_week_days"] = 7
+    table.loc[:29, "first_week_days"] = 1                # launched on week 1's last day
+    table.loc[:29, "week_1"] = 0.0
+    model = GlobalForecaster(FAST, 4).fit(table)
+    one = table.drop(columns=week_cols(4)).iloc[[40]]
+    cands = pd.concat([one, one]).assign(item_id=["a", "b"], first_week_days=[7, 3.5])
+    s = np.stack(model.predict(cands)["shape"].to_list())
+    assert s[0, 0] > 0.35                                # the curve of whole first weeks (true share 0.4)
+    half = np.array([s[0, 0] / 2, *s[0, 1:]])
+    np.testing.assert_allclose(s[1], half / half.sum())
+
+
 def test_negative_weeks_are_clipped_and_counted_missing_weeks_stay_unknown():
     raw = pd.DataFrame({"Item_ID": ["a", "b", "c"], "week_1": ["3", "-2", "1"], "week_2": ["", "4", "-1"],
                         "week_3": ["1", "2", "0"]})

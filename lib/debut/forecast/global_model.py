@@ -31,6 +31,7 @@ TEXT_COL, EMB_COL = "title", "embedding"
 SKIP = {ID, DATE, CATEGORY, PRICE, TEXT_COL, EMB_COL, "unit_cost", "price_band", "is_done", "total",
         "candidate_id", "plan_date", "source_file", "ingest_date"}
 MAX_NATIVE_LEVELS = 60
+FIRST_WEEK_DAYS = "first_week_days"       # optional: days on sale in week 1 (1-7), a partial first week
 METHOD = "global_model"
 
 
@@ -323,7 +324,12 @@ class GlobalForecaster:
         table = table.reset_index(drop=True)
         cats = table[CATEGORY].tolist() if CATEGORY in table.columns else [None] * len(table)
         weeks = table[week_cols(h)].to_numpy(float)
-        self.shapes = curves.hierarchy_shapes(cats, weeks, prior=p.shape_prior)
+        days = self._first_week_days(table)
+        full = days >= 7
+        # curves from launches with a whole first week; a partial one is applied per item
+        self.shapes = (curves.hierarchy_shapes([c for c, f in zip(cats, full) if f], weeks[full],
+                                               prior=p.shape_prior) if full.any()
+                       else curves.hierarchy_shapes(cats, weeks, prior=p.shape_prior))
         total, weight = totals_and_weights(table, curves.shape_rows(self.shapes, cats, h))
         keep = np.isfinite(total) & (weight > 0)
         if not keep.any():
@@ -334,6 +340,23 @@ class GlobalForecaster:
         self.pool_mu, self.pool_y = self._calibration_pool()
         self.dist = LocalDistribution.fit(self.pool_mu, self.pool_y, p.quantiles, p.target_coverage)
         return self
+
+    @staticmethod
+    def _first_week_days(df: pd.DataFrame) -> np.ndarray:
+        """Days on sale in week 1 per row (7 when not given)."""
+        if FIRST_WEEK_DAYS not in df.columns:
+            return np.full(len(df), 7.0)
+        d = pd.to_numeric(df[FIRST_WEEK_DAYS], errors="coerce").to_numpy(float)
+        return np.clip(np.where(np.isfinite(d), d, 7.0), 1.0, 7.0)
+
+    @staticmethod
+    def _partial_first_week(shape: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Week 1's share scaled by its days on sale / 7, the curve renormalised to sum to 1."""
+        out = shape.copy()
+        if out.size:
+            out[:, 0] = out[:, 0] * days / 7.0
+            out = out / out.sum(axis=1, keepdims=True)
+        return out
 
     def _calibration_pool(self):
         """Out-of-time forecasts of the later past launches: each block forecast by a model fit on the
@@ -381,7 +404,7 @@ class GlobalForecaster:
         levels = np.arange(1, p.grid_levels + 1) / (p.grid_levels + 1.0)
         mean, q, grid = self.dist.predict(mu, levels)
         cats = targets[CATEGORY].tolist() if CATEGORY in targets.columns else [None] * len(targets)
-        shape = curves.shape_rows(self.shapes, cats, h)
+        shape = self._partial_first_week(curves.shape_rows(self.shapes, cats, h), self._first_week_days(targets))
         a = self.level.feat.last_analogs
         knn_mean, knn_q = analogs.units(a, self.level.feat.train_y, p.quantiles)
         out = pd.DataFrame({ID: targets[ID].to_numpy(object)})
