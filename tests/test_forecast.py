@@ -14,7 +14,8 @@ from debut.aggregate import launch
 from debut.config import ForecastConf
 from debut.forecast import backtest, blend, curves, knn
 from debut.forecast import metrics as M
-from debut.forecast.file import candidates_frame, forecast_frames, history_frame
+from debut.forecast.file import forecast_frames
+from debut.forecast.launches import clean_candidates, clean_history, from_long
 from debut.forecast.model import Forecaster, launch_frame, scenario_levels
 
 RUN = dt.date(2026, 10, 1)
@@ -216,18 +217,19 @@ def test_scenario_levels_are_even():
     np.testing.assert_allclose(scenario_levels(3), [0.25, 0.5, 0.75])
 
 
-def test_backtest_forecasts_each_launch_once_from_earlier_weeks_only():
+def test_backtest_forecasts_each_launch_once_from_finished_launches_only():
     fc = ForecastConf(horizon_weeks=4, min_launches=2, knn_k=3, backtest_cutoffs=2, backtest_step_days=10)
-    hist = synthetic_history(n_per_cat=10, cats=2, weeks=4)
-    rows, metrics = backtest.run_backtest(hist, fc, RUN, lambda cutoff: __import__(
-        "debut.forecast.model", fromlist=["Signals"]).Signals())
+    table = from_long(synthetic_history(n_per_cat=10, cats=2, weeks=4), 4)
+    rows, metrics = backtest.run_backtest(table, fc, RUN, say=lambda s: None)
     blend_rows = rows[rows["method"] == "blend"]
     assert not blend_rows.duplicated(["item_id"]).any()
-    assert set(rows["method"]) == {"blend", "knn", "category_mean", "category_median"}
+    # gbm_price needs 10 priced launches finished before a cutoff; these cutoffs have fewer
+    assert set(rows["method"]) == {"blend", "knn", "category_mean", "category_median", "global_median"}
     # every test launch was launched on or after its cutoff, within one step
     d = (pd.to_datetime(rows["launch_date"]) - pd.to_datetime(rows["cutoff_date"])).dt.days
     assert d.between(0, 9).all()
     assert ("coverage_p10_p90", "blend", len(blend_rows)) in metrics
+    assert list(rows.columns) == [f.name for f in schemas.FORECAST_BACKTEST.fields]
 
 
 def test_backtest_summary_by_hand():
@@ -262,36 +264,38 @@ def candidates_table():
                          "price": [25.0, 22.0, 30.0], "brand": ["x", "y", None], "title": ["a", "b", "c"]})
 
 
-def test_history_file_wide_form_reads_to_long_rows_and_drops_empty_weeks():
-    long = history_frame(wide_history())
-    assert len(long) == 10 * 3 - 1
-    assert set(long.columns) >= {"item_id", "category", "price", "week", "units", "launch_date"}
-    assert long.loc[(long["item_id"] == "h0") & (long["week"] == 2), "units"].item() == 8
+def test_history_file_wide_form_reads_to_a_launch_table_with_empty_weeks_unknown():
+    table = clean_history(wide_history()).table
+    assert len(table) == 10
+    assert set(table.columns) >= {"item_id", "category", "price", "week_1", "week_3", "launch_date"}
+    assert table.loc[table["item_id"] == "h0", "week_2"].item() == 8
+    assert np.isnan(table.loc[table["item_id"] == "h9", "week_3"].item())
 
 
 def test_history_only_forecast_gives_one_monotone_row_per_candidate():
     from debut.config import load_config
     conf = load_config("test").replace(**{"forecast.horizon_weeks": 3, "forecast.min_launches": 3,
                                           "forecast.embed_titles": False})
-    out, bt, metrics = forecast_frames(history_frame(wide_history()), candidates_frame(candidates_table()),
-                                       conf, RUN)
+    out = forecast_frames(clean_history(wide_history()).table, clean_candidates(candidates_table()).table,
+                          conf, RUN)
     assert out["candidate_id"].tolist() == ["n1", "n2", "n3"]
     assert (out["units_p10"] <= out["units_p50"]).all() and (out["units_p50"] <= out["units_p90"]).all()
     assert all(len(w) == 3 for w in out["weekly_p50"])
-    # hats has no history: neighbours from every category
-    assert out.set_index("candidate_id").loc["n3", "method"] == "category_fallback"
+    # hats has no history: the global model still forecasts it (no fallback)
+    assert set(out["method"]) == {"global_model"}
     assert out["n_history"].tolist() == [10, 10, 10]
+    assert list(out.columns) == [f.name for f in schemas.launch_forecast_schema(conf.forecast.quantiles).fields]
 
 
 def test_history_file_errors_name_the_problem():
     from debut.config import ConfigError
-    with pytest.raises(ConfigError, match="missing column"):
-        history_frame(wide_history().drop(columns=["Price"]))
+    with pytest.raises(ConfigError, match="missing column item_id"):
+        clean_history(wide_history().drop(columns=["Item_ID"]))
     with pytest.raises(ConfigError, match="no weeks"):
-        history_frame(wide_history()[["Item_ID", "Category", "Price"]])
+        clean_history(wide_history()[["Item_ID", "Category", "Price"]])
 
 
-def test_forecast_file_command_end_to_end(tmp_path, spark):
+def test_forecast_file_command_end_to_end(tmp_path):
     from debut import cli
     hist, cands = tmp_path / "history.csv", tmp_path / "candidates.csv"
     wide_history().to_csv(hist, index=False)
@@ -349,6 +353,6 @@ def test_forecast_job_one_monotone_row_per_candidate_and_rerun_replaces(spark, s
         assert r["units_p10"] <= r["units_p50"] <= r["units_p90"]
         assert all(a <= b for a, b in zip(r["quantile_units"], r["quantile_units"][1:]))
         assert len(r["weekly_p50"]) == 2 and r["plan_date"] == RUN
-        assert r["method"] in ("blend", "knn_only", "category_fallback")
+        assert r["method"] == "global_model"
     job.run(spark, sim_conf, RUN)
     assert io.read(spark, sim_conf, "gold.launch_forecast").count() == n_cands

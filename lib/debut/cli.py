@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     ff.add_argument("--out", required=True, help="output file (.parquet, else CSV)")
     ff.add_argument("--weeks", type=int, default=None, help="horizon in weeks (default: forecast.horizon_weeks)")
     _common(ff)
+    bf = sub.add_parser("backtest-file", help="strictly causal backtest of a launch-history file (no Spark)")
+    bf.add_argument("--history", required=True, help="past launches: CSV or Parquet with launch_date")
+    bf.add_argument("--by", default="month", help="cutoffs at every month start (default)")
+    bf.add_argument("--cutoffs", default=None, help="cutoff dates YYYY-MM-DD,YYYY-MM-DD (instead of --by)")
+    bf.add_argument("--weeks", type=int, default=None, help="horizon in weeks (default: forecast.horizon_weeks)")
+    bf.add_argument("--csv", default=None, help="also write the table to this CSV")
+    _common(bf)
     tables = sub.add_parser("tables", help="list tables with row count and Delta version")
     _common(tables)
     ver = sub.add_parser("verify", help="check the lake's invariants (exit 1 naming each that fails)")
@@ -294,9 +301,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 _current_stage[:] = [f"import:{args.format}"]
                 adapters.run_import(spark, conf, run_date, args.format, args.path)
         elif args.command == "forecast-file":
-            from debut.forecast.file import run_file
-            run_file(_spark(conf, "forecast-file"), conf, run_date, args.history, args.candidates, args.out,
-                     args.weeks)
+            from debut.forecast.file import run_file      # pandas only: no Spark on this path
+            run_file(conf, run_date, args.history, args.candidates, args.out, args.weeks)
+        elif args.command == "backtest-file":
+            from debut.forecast.file import run_backtest_file
+            run_backtest_file(conf, args.history, by=args.by, cutoffs=args.cutoffs, weeks=args.weeks,
+                              csv=args.csv)
         elif args.command == "tables":
             _print_tables(conf)
         elif args.command == "verify":

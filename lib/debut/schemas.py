@@ -421,7 +421,7 @@ NEIGHBOUR = T.StructType([
     T.StructField("units", T.DoubleType(), True),          # its units over the horizon (as used)
 ])
 
-METHODS = ("blend", "knn_only", "category_fallback")
+METHODS = ("blend", "knn_only", "category_fallback", "global_model")
 
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Dict, Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def chain_shape(weeks: np.ndarray) -> np.ndarray:
@@ -57,4 +58,40 @@ def extrapolated_totals(weeks: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     out = np.full(len(weeks), np.nan)
     ok = known.any(axis=1) & (share > 0)
     out[ok] = seen[ok] / share[ok]
+    return out
+
+
+def hierarchy_shapes(paths: Sequence, weeks: np.ndarray, *, prior: float) -> Dict:
+    """Shape of every level of the category hierarchy ("a", "a>b", ...), each shrunk toward its
+    parent's with the weight of ``prior`` launches; key None holds the shape of all launches."""
+    from debut.forecast.encode import path_levels
+
+    weeks = np.atleast_2d(np.asarray(weeks, dtype=np.float64))
+    out: Dict = {None: chain_shape(weeks)}
+    if not len(weeks):
+        return out
+    parent = np.array([None] * len(weeks), dtype=object)
+    for keys in path_levels(paths):
+        for key in sorted(set(keys) - set(out)):       # a short path repeats its parent's key
+            rows = keys == key
+            par = out[parent[rows][0]]
+            n = int(rows.sum())
+            out[key] = (n * chain_shape(weeks[rows]) + prior * par) / (n + prior)
+        parent = keys
+    return out
+
+
+def shape_rows(shapes: Dict, paths: Sequence, horizon: int) -> np.ndarray:
+    """(n, H) the shape of each row's deepest known category level (all launches' when none)."""
+    from debut.forecast.encode import path_levels
+
+    n = len(paths)
+    out = np.tile(shapes[None], (n, 1)) if n else np.zeros((0, horizon))
+    names = [k for k in shapes if k is not None]
+    pos = {k: i for i, k in enumerate(names)}
+    table = np.stack([shapes[k] for k in names]) if names else np.zeros((0, horizon))
+    for keys in path_levels(paths) if n else []:
+        j = pd.Series(keys).map(pos)
+        ok = j.notna().to_numpy()
+        out[ok] = table[j[ok].astype(int).to_numpy()]
     return out

@@ -3,7 +3,9 @@
 Reads gold.launch_history (and bronze.launch_history_input), bronze.candidates
 and, when present, gold.item_features (embeddings, price bands),
 silver.item_daily (catalog sales), gold.item_audience and train_deep's
-gold.demand_net_predictions (with the date the network's training launches end before). Computes everything first, then writes gold.launch_forecast
+gold.demand_net_predictions (with the date the network's training launches
+end before); each is an optional column of the global model
+(``debut.forecast.signals``). Computes everything first, then writes gold.launch_forecast
 (replaceWhere plan_date = run_date) and gold.forecast_backtest (replaceWhere
 run_date), each in one commit, and the backtest metrics to gold.evaluation
 and MLflow (component "forecast").
@@ -13,13 +15,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Dict, Optional
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
 from debut import io, tracking
 from debut.config import Config
-from debut.forecast import backtest, inputs
-from debut.forecast.model import Forecaster, Signals, launch_frame
+from debut.forecast import backtest, inputs, signals as signal_cols
+from debut.forecast.global_model import GlobalForecaster, params_of
+from debut.forecast.launches import from_long
+from debut.forecast.model import Signals
 from debut.forecast.output import forecast_rows
 from debut.forecast.schema import FORECAST_BACKTEST, launch_forecast_schema
 
@@ -61,23 +66,29 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
         signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
                           audience=audience, net=net, net_trained_before=net_cutoff)
 
-        model = Forecaster(fc, signals).fit(launch_frame(long, fc.horizon_weeks))
-        pred = model.predict(cands)
+        table = from_long(long, fc.horizon_weeks)
+        launching = cands.assign(launch_date=pd.Timestamp(run_date))
+        hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
+                                                  ridge_alpha=fc.content_ridge_alpha,
+                                                  min_items=fc.content_min_items)
+        model = GlobalForecaster(params_of(fc), fc.horizon_weeks).fit(hist_t)
+        pred = model.predict(cand_t)
         rows = forecast_rows(pred, cands, fc, plan_date=run_date, as_of=run_date)
-        _say(f"{len(rows)} candidates forecast from {len(model.train)} past launches; weights "
-             + ", ".join(f"{k} {v:.2f}" for k, v in zip(model.names + ["intercept"],
-                                                         list(model.weights) + [model.intercept]))
-             + f"; price elasticity {model.elasticity:.2f}; methods "
-             + ", ".join(f"{k} {v}" for k, v in pred["method"].value_counts().items()))
+        lo, hi = model.dist.levels_lo_hi
+        _say(f"{len(rows)} candidates forecast by the global model from {len(model.train)} past launches; "
+             f"signals: {', '.join(used) or 'launch history only'}; P10-P90 read at levels {lo:.2f}-{hi:.2f} "
+             f"(calibrated out of time on {len(model.pool_y)} launches); mean/P50 at the median "
+             f"{float(np.median(pred['mean_units'] / pred['q%d' % (len(fc.quantiles) // 2)].clip(lower=1e-9))):.2f}")
 
-        bt_signals = lambda cutoff: Signals(embeddings=emb, catalog=_catalog(spark, conf, cutoff, launch_ids))  # noqa: E731
-        bt, metrics = backtest.run_backtest(long, fc, run_date, bt_signals)
+        # the backtest sees static item signals only (embeddings): the others are computed after its cutoffs
+        bt_table = table.assign(embedding=[emb.get(i) for i in table["item_id"]]) if emb else table
+        bt, metrics = backtest.run_backtest(bt_table, fc, run_date, say=_say)
         if len(bt):
             _say("backtest over %d cutoff(s), %d launches:\n%s" % (bt["cutoff_date"].nunique(),
                  bt["item_id"].nunique(), backtest.table(metrics)))
             gain = next((v for k, v in metrics.items() if k[0] == "wape_gain_vs_category_mean"), None)
             if gain is not None:
-                _say(f"blend WAPE {gain:+.1%} vs the category-mean baseline (relative)")
+                _say(f"global model WAPE {gain:+.1%} vs the category-mean baseline (relative)")
         else:
             _say("backtest skipped: no past launch with a complete horizon after a cutoff")
 

@@ -1,0 +1,432 @@
+"""The global demand model: one gradient-boosting model over every past launch.
+
+Level: scikit-learn's HistGradientBoostingRegressor with Poisson loss on the
+launch's units over the horizon, from what a launch table has (all optional
+but the weeks): category-path encodings shrunk level by level
+(``debut.forecast.encode``), seller/brand encodings and launch counts, other
+attributes (native categoricals when few, encoded otherwise), numeric
+attributes, log price and its position in the category, launch month and its
+interaction with the top category, title components (TF-IDF + SVD, sklearn),
+embedding components when an ``embedding`` column is given, and the analogs'
+units (``debut.forecast.analogs``). Every encoding of a training row is out of
+fold. Distribution: ``debut.forecast.distribution`` on out-of-time forecasts
+of the later past launches. Weekly curve: ``curves.hierarchy_shapes``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
+
+from debut.forecast import analogs, curves, encode
+from debut.forecast.distribution import LocalDistribution
+from debut.forecast.launches import CATEGORY, DATE, ID, PRICE, WEEK, horizon_of, week_cols
+
+GROUP_COLS = ("seller", "seller_id", "brand", "vendor", "supplier")
+TEXT_COL, EMB_COL = "title", "embedding"
+SKIP = {ID, DATE, CATEGORY, PRICE, TEXT_COL, EMB_COL, "unit_cost", "price_band", "is_done", "total",
+        "candidate_id", "plan_date", "source_file", "ingest_date"}
+MAX_NATIVE_LEVELS = 60
+FIRST_WEEK_DAYS = "first_week_days"       # optional: days on sale in week 1 (1-7), a partial first week
+METHOD = "global_model"
+
+
+@dataclass
+class ModelParams:
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9)
+    grid_levels: int = 19                  # the scenario grid 1/(L+1) .. L/(L+1)
+    target_coverage: float = 0.8
+    shrink: float = 10.0                   # launches' weight of the parent in every encoding
+    shape_prior: float = 10.0              # launches' weight of the parent curve
+    k_analogs: int = 10
+    max_iter: int = 300
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    l2: float = 1.0
+    calibration_blocks: int = 3            # out-of-time blocks of later past launches
+    min_fit: int = 30                      # launches a calibration model needs
+    seed: int = 7
+    threads: int = 1                       # OpenMP threads of the boosting: on a busy driver one is much faster
+
+
+def params_of(fc) -> ModelParams:
+    """The global model's parameters from conf.forecast (a ForecastConf)."""
+    return ModelParams(quantiles=tuple(fc.quantiles), grid_levels=fc.scenario_levels,
+                       target_coverage=fc.target_coverage, k_analogs=fc.knn_k, seed=fc.seed)
+
+
+def totals_and_weights(table: pd.DataFrame, shapes: np.ndarray) -> tuple:
+    """Units over the horizon (extrapolated through each row's curve where weeks are unknown) and
+    the share of the curve that was seen (the row's weight)."""
+    h = shapes.shape[1]
+    w = table[week_cols(h)].to_numpy(float)
+    known = ~np.isnan(w)
+    share = np.where(known, shapes, 0.0).sum(axis=1)
+    seen = np.where(known, w, 0.0).sum(axis=1)
+    total = np.where(share > 0, seen / np.maximum(share, 1e-12), np.nan)
+    return total, np.clip(share, 0.0, 1.0)
+
+
+class Featurizer:
+    """Launch table -> the model's design matrix; encodings learnt on the training rows."""
+
+    def __init__(self, p: ModelParams):
+        self.p = p
+
+    # ------------------------------------------------------------ column roles
+    def _roles(self, df: pd.DataFrame) -> None:
+        cols = [c for c in df.columns if c not in SKIP and not WEEK.match(c)]
+        self.group_cols = [c for c in cols if c in GROUP_COLS]
+        rest = [c for c in cols if c not in self.group_cols]
+        self.num_cols = [c for c in rest if pd.api.types.is_numeric_dtype(df[c]) and not
+                         pd.api.types.is_bool_dtype(df[c])]
+        self.cat_cols = []
+        for c in rest:
+            if c in self.num_cols:
+                continue
+            if df[c].map(lambda v: isinstance(v, (list, tuple, np.ndarray, dict))).any():
+                continue
+            nun = df[c].nunique(dropna=True)
+            if nun < 2:
+                continue
+            (self.group_cols if nun > 0.3 * len(df) and nun > MAX_NATIVE_LEVELS else self.cat_cols).append(c)
+        self.has_cat = CATEGORY in df.columns and df[CATEGORY].notna().any()
+        self.has_price = PRICE in df.columns and pd.to_numeric(df[PRICE], errors="coerce").notna().any()
+        self.has_date = DATE in df.columns and df[DATE].notna().any()
+        self.has_title = TEXT_COL in df.columns and df[TEXT_COL].notna().sum() >= 10
+        self.has_emb = EMB_COL in df.columns and df[EMB_COL].map(
+            lambda v: isinstance(v, (list, tuple, np.ndarray)) and len(v) > 0).sum() >= 10
+
+    @staticmethod
+    def _dates(df: pd.DataFrame) -> pd.Series:
+        if DATE not in df.columns:
+            return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        return pd.to_datetime(df[DATE], errors="coerce")
+
+    @staticmethod
+    def _col(df: pd.DataFrame, c: str, numeric: bool = False):
+        if c not in df.columns:
+            return np.full(len(df), np.nan) if numeric else np.full(len(df), None, dtype=object)
+        v = df[c]
+        if numeric:
+            return pd.to_numeric(v, errors="coerce").to_numpy(float)
+        return np.array([None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x).strip().lower()
+                         for x in v.tolist()], dtype=object)
+
+    def _keys(self, df: pd.DataFrame) -> Dict[str, List[np.ndarray]]:
+        """The key chains of every encoding."""
+        chains: Dict[str, List[np.ndarray]] = {}
+        if self.has_cat:
+            chains["cat"] = encode.path_levels(self._col(df, CATEGORY), self.depth)
+        top = chains["cat"][0] if self.has_cat else np.full(len(df), "all", dtype=object)
+        if self.has_date:
+            month = self._dates(df).dt.month.fillna(0).astype(int).astype(str).to_numpy(object)
+            chains["month"] = [top, top + "|m" + month]
+        for c in self.group_cols:
+            chains[f"g:{c}"] = [np.where(pd.isna(k), encode.MISSING, k).astype(object)
+                                for k in [self._col(df, c)]]
+        for c in self.cat_cols:
+            chains[f"a:{c}"] = [np.where(pd.isna(k), encode.MISSING, k).astype(object)
+                                for k in [self._col(df, c)]]
+        return chains
+
+    def _text(self, df: pd.DataFrame, fit: bool) -> np.ndarray:
+        blocks = []
+        if self.has_title:
+            from sklearn.decomposition import TruncatedSVD
+            from sklearn.feature_extraction.text import TfidfVectorizer
+            text = df[TEXT_COL].fillna("").astype(str).tolist() if TEXT_COL in df.columns else [""] * len(df)
+            if fit:
+                self.tfidf = TfidfVectorizer(min_df=2, ngram_range=(1, 2), max_features=20000, sublinear_tf=True)
+                x = self.tfidf.fit_transform(text)
+                k = int(min(8, max(1, x.shape[1] - 1)))
+                self.svd = TruncatedSVD(k, random_state=self.p.seed).fit(x) if x.shape[1] > 1 else None
+            x = self.tfidf.transform(text)
+            blocks.append(self.svd.transform(x) if self.svd is not None else np.zeros((len(df), 1)))
+        if self.has_emb:
+            from sklearn.decomposition import PCA
+            dim = self.emb_dim if not fit else max(len(v) for v in df[EMB_COL] if isinstance(
+                v, (list, tuple, np.ndarray)))
+            vals = df[EMB_COL] if EMB_COL in df.columns else pd.Series([None] * len(df))
+            e = np.array([np.asarray(v, float) if isinstance(v, (list, tuple, np.ndarray)) and len(v) == dim
+                          else np.full(dim, np.nan) for v in vals])
+            if fit:
+                self.emb_dim = dim
+                ok = np.isfinite(e).all(axis=1)
+                self.pca = PCA(min(8, dim, int(ok.sum()) - 1), random_state=self.p.seed).fit(e[ok])
+            out = np.full((len(df), self.pca.n_components_), np.nan)
+            ok = np.isfinite(e).all(axis=1)
+            if ok.any():
+                out[ok] = self.pca.transform(e[ok])
+            blocks.append(out)
+        return np.column_stack(blocks) if blocks else np.zeros((len(df), 0))
+
+    def _numeric(self, df: pd.DataFrame) -> np.ndarray:
+        cols = [self._col(df, c, numeric=True) for c in self.num_cols]
+        return np.column_stack(cols) if cols else np.zeros((len(df), 0))
+
+    def _log_price(self, df: pd.DataFrame) -> np.ndarray:
+        p = self._col(df, PRICE, numeric=True)
+        return np.log(np.where(p > 0, p, np.nan))
+
+    def _price_position(self, df: pd.DataFrame, lp: np.ndarray) -> np.ndarray:
+        """log price - the median log price of the deepest category level with 3+ priced launches."""
+        if not self.has_cat:
+            return lp - self.lp_median.get(None, np.nan)
+        lv = encode.path_levels(self._col(df, CATEGORY), self.depth)
+        ref = np.full(len(df), self.lp_median.get(None, np.nan))
+        for keys in lv:
+            m = pd.Series(keys).map(self.lp_median).to_numpy(float)
+            ref = np.where(np.isfinite(m), m, ref)
+        return lp - ref
+
+    def _analog_blocks(self, df: pd.DataFrame, num: np.ndarray, lp: np.ndarray, text: np.ndarray,
+                       cat_enc: np.ndarray):
+        """Numeric attributes (log1p when non-negative), log price, text, and the category's encodings
+        (few dimensions, so the neighbour search stays a tree search)."""
+        numx = num.copy()
+        if num.shape[1]:
+            nonneg = np.nanmin(np.where(np.isfinite(num), num, 0.0), axis=0) >= 0
+            numx[:, nonneg] = np.log1p(np.maximum(num[:, nonneg], 0.0))
+        return [numx, lp[:, None] if self.has_price else np.zeros((len(df), 0)), text, cat_enc]
+
+    # ------------------------------------------------------------ fit / transform
+    def fit_transform(self, df: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+        p = self.p
+        self._roles(df)
+        self.depth = max(len(k) for k in [encode.path_levels(self._col(df, CATEGORY))]) if self.has_cat else 0
+        ly = np.log1p(y)
+        hi = (y > np.median(y)).astype(float)
+        self.encoders: Dict[str, tuple] = {}
+        chains = self._keys(df)
+        enc_cols, names = [], []
+        for name, chain in chains.items():
+            e1 = encode.Encoder(p.shrink, seed=p.seed)
+            e2 = encode.Encoder(p.shrink, seed=p.seed + 1)
+            a, _ = e1.fit_transform(chain, ly)
+            b, _ = e2.fit_transform(chain, hi)
+            counts = [pd.Series(k).map(pd.Series(k).value_counts()).to_numpy(float) - 1 for k in chain]
+            self.encoders[name] = (e1, e2, [pd.Series(k).value_counts() for k in chain])
+            enc_cols += [a, b, np.log1p(np.column_stack(counts))]
+        self.lp_median: Dict = {}
+        lp = self._log_price(df)
+        if self.has_price:
+            self.lp_median[None] = float(np.nanmedian(lp))
+            if self.has_cat:
+                for keys in encode.path_levels(self._col(df, CATEGORY), self.depth):
+                    s = pd.DataFrame({"k": keys, "lp": lp}).dropna().groupby("k")["lp"].agg(["median", "count"])
+                    self.lp_median.update(s.loc[s["count"] >= 3, "median"].to_dict())
+        self.native: List[Dict[str, int]] = []
+        for c in self.cat_cols:
+            vals = pd.Series(self._col(df, c)).value_counts()
+            self.native.append({v: i for i, v in enumerate(vals.index[:MAX_NATIVE_LEVELS])})
+        num, text = self._numeric(df), self._text(df, fit=True)
+        blocks = self._analog_blocks(df, num, lp, text, self._cat_block(enc_cols, len(df)))
+        self.space = analogs.Space([1.0, 1.0, 1.0, 2.0]).fit(blocks)
+        self.train_space = self.space.transform(blocks)
+        self.train_y = np.asarray(y, float)
+        a = analogs.nearest(self.train_space, self.train_space, p.k_analogs, exclude_self=True)
+        self.train_analogs = a
+        return self._assemble(df, enc_cols, num, lp, text, analogs.features(a, self.train_y))
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        chains = self._keys(df)
+        enc_cols = []
+        for name, chain in chains.items():
+            e1, e2, vcs = self.encoders[name]
+            a, _ = e1.transform(chain)
+            b, _ = e2.transform(chain)
+            counts = [pd.Series(k).map(vc).fillna(0.0).to_numpy(float) for k, vc in zip(chain, vcs)]
+            enc_cols += [a, b, np.log1p(np.column_stack(counts))]
+        lp = self._log_price(df)
+        num, text = self._numeric(df), self._text(df, fit=False)
+        x = self.space.transform(self._analog_blocks(df, num, lp, text, self._cat_block(enc_cols, len(df))))
+        a = analogs.nearest(self.train_space, x, self.p.k_analogs, exclude_self=False)
+        self.last_analogs = a
+        return self._assemble(df, enc_cols, num, lp, text, analogs.features(a, self.train_y))
+
+    def _cat_block(self, enc_cols: List[np.ndarray], n: int) -> np.ndarray:
+        """The deepest level's two category encodings (mean log units, share above the median)."""
+        if not self.has_cat:
+            return np.zeros((n, 0))
+        return np.column_stack([enc_cols[0][:, -1], enc_cols[1][:, -1]])
+
+    def _assemble(self, df, enc_cols, num, lp, text, knn) -> np.ndarray:
+        cols = enc_cols + [num, text, knn]
+        if self.has_price:
+            cols += [lp[:, None], self._price_position(df, lp)[:, None]]
+        if self.has_date:
+            cols.append(self._dates(df).dt.month.to_numpy(float)[:, None])
+        native = []
+        for c, vocab in zip(self.cat_cols, self.native):
+            native.append(pd.Series(self._col(df, c)).map(vocab).to_numpy(float))
+        self.n_native = len(native)
+        x = np.column_stack([c for c in cols if c.shape[1]] + ([np.column_stack(native)] if native else []))
+        return x
+
+    def native_mask(self, width: int) -> Optional[np.ndarray]:
+        if not self.n_native:
+            return None
+        m = np.zeros(width, dtype=bool)
+        m[width - self.n_native:] = True
+        return m
+
+
+def _gbm(p: ModelParams, n: int, categorical) -> HistGradientBoostingRegressor:
+    return HistGradientBoostingRegressor(
+        loss="poisson", learning_rate=p.learning_rate, max_iter=p.max_iter, max_leaf_nodes=p.max_leaf_nodes,
+        min_samples_leaf=int(np.clip(n // 50, 5, 40)), l2_regularization=p.l2,
+        early_stopping=n >= 2000, validation_fraction=0.1, n_iter_no_change=20,
+        categorical_features=categorical, random_state=p.seed)
+
+
+class LevelModel:
+    """Featurizer + Poisson gradient boosting: the mean units of a launch."""
+
+    def __init__(self, p: ModelParams):
+        self.p = p
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray, weight: Optional[np.ndarray] = None) -> "LevelModel":
+        self.feat = Featurizer(self.p)
+        x = self.feat.fit_transform(df, y)
+        self.constant = float(np.average(y, weights=weight)) if len(y) else 0.0
+        self.gbm = None
+        if len(y) >= 10 and np.ptp(y) > 0:
+            self.gbm = _gbm(self.p, len(y), self.feat.native_mask(x.shape[1])).fit(x, y, sample_weight=weight)
+        return self
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        x = self.feat.transform(df)
+        if self.gbm is None:
+            return np.full(len(df), max(self.constant, 1e-6))
+        return np.maximum(self.gbm.predict(x), 1e-6)
+
+
+class GlobalForecaster:
+    """Fit on a launch table (week_1..week_H); predict means, calibrated quantiles, grids, curves."""
+
+    def __init__(self, p: Optional[ModelParams] = None, horizon: Optional[int] = None):
+        self.p = p or ModelParams()
+        self.horizon = horizon
+
+    def fit(self, table: pd.DataFrame) -> "GlobalForecaster":
+        with threadpool_limits(limits=self.p.threads):
+            return self._fit(table)
+
+    def _fit(self, table: pd.DataFrame) -> "GlobalForecaster":
+        p = self.p
+        h = self.horizon or horizon_of(table)
+        self.horizon = h
+        table = table.reset_index(drop=True)
+        cats = table[CATEGORY].tolist() if CATEGORY in table.columns else [None] * len(table)
+        weeks = table[week_cols(h)].to_numpy(float)
+        days = self._first_week_days(table)
+        full = days >= 7
+        # curves from launches with a whole first week; a partial one is applied per item
+        self.shapes = (curves.hierarchy_shapes([c for c, f in zip(cats, full) if f], weeks[full],
+                                               prior=p.shape_prior) if full.any()
+                       else curves.hierarchy_shapes(cats, weeks, prior=p.shape_prior))
+        total, weight = totals_and_weights(table, curves.shape_rows(self.shapes, cats, h))
+        keep = np.isfinite(total) & (weight > 0)
+        if not keep.any():
+            raise ValueError("no past launch with a known week: nothing to forecast from")
+        self.train = table[keep].reset_index(drop=True)
+        self.y, self.w = total[keep], weight[keep]
+        self.level = LevelModel(p).fit(self.train, self.y, self.w)
+        self.pool_mu, self.pool_y = self._calibration_pool()
+        self.dist = LocalDistribution.fit(self.pool_mu, self.pool_y, p.quantiles, p.target_coverage)
+        return self
+
+    @staticmethod
+    def _first_week_days(df: pd.DataFrame) -> np.ndarray:
+        """Days on sale in week 1 per row (7 when not given)."""
+        if FIRST_WEEK_DAYS not in df.columns:
+            return np.full(len(df), 7.0)
+        d = pd.to_numeric(df[FIRST_WEEK_DAYS], errors="coerce").to_numpy(float)
+        return np.clip(np.where(np.isfinite(d), d, 7.0), 1.0, 7.0)
+
+    @staticmethod
+    def _partial_first_week(shape: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Week 1's share scaled by its days on sale / 7, the curve renormalised to sum to 1."""
+        out = shape.copy()
+        if out.size:
+            out[:, 0] = out[:, 0] * days / 7.0
+            out = out / out.sum(axis=1, keepdims=True)
+        return out
+
+    def _calibration_pool(self):
+        """Out-of-time forecasts of the later past launches: each block forecast by a model fit on the
+        launches whose horizon had ended when the block began (k-fold without launch dates)."""
+        p, df, y = self.p, self.train, self.y
+        done = self.w >= 1.0 - 1e-9
+        mus, ys = [], []
+        if DATE in df.columns and df[DATE].notna().all():
+            d = pd.to_datetime(df[DATE]).to_numpy()
+            order = np.argsort(d, kind="stable")
+            later = order[len(order) // 3:]
+            for block in np.array_split(later, p.calibration_blocks):
+                block = block[done[block]]
+                if not len(block):
+                    continue
+                start = d[block].min()
+                fit_rows = np.flatnonzero(d + np.timedelta64(7 * self.horizon, "D") <= start)
+                if len(fit_rows) < p.min_fit:
+                    continue
+                m = LevelModel(p).fit(df.iloc[fit_rows].reset_index(drop=True), y[fit_rows], self.w[fit_rows])
+                mus.append(m.predict(df.iloc[block].reset_index(drop=True)))
+                ys.append(y[block])
+        if sum(len(v) for v in ys) < p.min_fit:
+            mus, ys = [], []
+            folds = encode.fold_ids(len(y), 5, p.seed)
+            for f in np.unique(folds):
+                tr, te = folds != f, (folds == f) & done
+                if tr.sum() < 2 or not te.any():
+                    continue
+                m = LevelModel(p).fit(df[tr].reset_index(drop=True), y[tr], self.w[tr])
+                mus.append(m.predict(df[te].reset_index(drop=True)))
+                ys.append(y[te])
+        if not ys:
+            return np.array([max(float(y.mean()), 1e-6)] * len(y)), y
+        return np.concatenate(mus), np.concatenate(ys)
+
+    def predict(self, targets: pd.DataFrame) -> pd.DataFrame:
+        with threadpool_limits(limits=self.p.threads):
+            return self._predict(targets)
+
+    def _predict(self, targets: pd.DataFrame) -> pd.DataFrame:
+        p, h = self.p, self.horizon
+        targets = targets.reset_index(drop=True)
+        mu = self.level.predict(targets)
+        levels = np.arange(1, p.grid_levels + 1) / (p.grid_levels + 1.0)
+        mean, q, grid = self.dist.predict(mu, levels)
+        cats = targets[CATEGORY].tolist() if CATEGORY in targets.columns else [None] * len(targets)
+        shape = self._partial_first_week(curves.shape_rows(self.shapes, cats, h), self._first_week_days(targets))
+        a = self.level.feat.last_analogs
+        knn_mean, knn_q = analogs.units(a, self.level.feat.train_y, p.quantiles)
+        out = pd.DataFrame({ID: targets[ID].to_numpy(object)})
+        out["category"] = [c if c is not None else "" for c in cats]
+        out["level_mean"] = mu
+        out["mean_units"] = mean
+        for j in range(q.shape[1]):
+            out[f"q{j}"] = q[:, j]
+        out["grid_levels"] = [levels] * len(out)
+        out["quantile_units"] = list(grid)
+        out["shape"] = list(shape)
+        out["knn_units"] = knn_q[:, len(p.quantiles) // 2]
+        out["knn_mean"] = knn_mean
+        for j in range(knn_q.shape[1]):
+            out[f"knn_q{j}"] = knn_q[:, j]
+        ids = self.train[ID].tolist()
+        titles = self.train[TEXT_COL].tolist() if TEXT_COL in self.train.columns else [None] * len(ids)
+        out["neighbours"] = [[{"item_id": ids[j], "title": titles[j], "similarity": float(1.0 / (1.0 + dd)),
+                               "units": float(self.y[j])} for j, dd in zip(row[:3], drow[:3])]
+                             for row, drow in zip(a.index, a.dist)]
+        out["method"] = METHOD
+        out["n_history"] = len(self.train)
+        lo, hi = self.dist.levels_lo_hi
+        out["weights"] = [{"global_model": 1.0, "interval_lo_level": lo, "interval_hi_level": hi}] * len(out)
+        return out

@@ -1,0 +1,273 @@
+"""forecast: the global model, files as they come, the causal backtest and the scenario mean (pandas only)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from debut.config import ConfigError
+from debut.forecast import encode, harness
+from debut.forecast.distribution import LocalDistribution
+from debut.forecast.global_model import GlobalForecaster, ModelParams
+from debut.forecast.launches import clean_candidates, clean_history, week_cols
+from debut.core import scenarios
+
+FAST = ModelParams(max_iter=60, calibration_blocks=2, min_fit=20)
+
+
+def launch_table(n=120, weeks=4, seed=0, price=True, cats=None):
+    """Launches over a year: units ~ Poisson(level of the category x colour), a category path."""
+    rng = np.random.default_rng(seed)
+    cats = cats or ["home > kitchen", "home > bath", "toys > dolls"]
+    cat = np.array(cats, dtype=object)[rng.integers(0, len(cats), n)]
+    colour = rng.choice(["red", "blue"], n)
+    level = np.where(pd.Series(cat).str.startswith("home"), 6.0, 2.0) * np.where(colour == "red", 2.0, 1.0)
+    df = pd.DataFrame({"item_id": [f"i{j:03d}" for j in range(n)], "category": cat, "colour": colour,
+                       "launch_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 365, n)),
+                                                                                     unit="D")})
+    if price:
+        df["price"] = np.round(np.exp(rng.normal(3, 0.3, n)), 2)
+    shape = np.array([0.4, 0.3, 0.2, 0.1])[:weeks]
+    units = rng.poisson(level[:, None] * shape[None, :] * 2)
+    for k in range(weeks):
+        df[f"week_{k + 1}"] = units[:, k].astype(float)
+    return df
+
+
+# ------------------------------------------------------------------ files as they come
+def test_history_without_price_forecasts_every_candidate():
+    table = launch_table(price=False)
+    model = GlobalForecaster(FAST, 4).fit(table)
+    cands = table.drop(columns=week_cols(4)).head(5)
+    pred = model.predict(cands)
+    assert pred["item_id"].tolist() == cands["item_id"].tolist()
+    q = pred[["q0", "q1", "q2"]].to_numpy()
+    assert np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()
+    assert set(pred["method"]) == {"global_model"}
+    assert all(len(s) == 4 and s.sum() == pytest.approx(1.0) for s in pred["shape"])
+
+
+def test_a_partial_first_week_lowers_week_1s_share_only_for_that_item():
+    table = launch_table(n=120)
+    table["first_week_days"] = 7
+    table.loc[:29, "first_week_days"] = 1                # launched on week 1's last day
+    table.loc[:29, "week_1"] = 0.0
+    model = GlobalForecaster(FAST, 4).fit(table)
+    one = table.drop(columns=week_cols(4)).iloc[[40]]
+    cands = pd.concat([one, one]).assign(item_id=["a", "b"], first_week_days=[7, 3.5])
+    s = np.stack(model.predict(cands)["shape"].to_list())
+    assert s[0, 0] > 0.35                                # the curve of whole first weeks (true share 0.4)
+    half = np.array([s[0, 0] / 2, *s[0, 1:]])
+    np.testing.assert_allclose(s[1], half / half.sum())
+
+
+def test_negative_weeks_are_clipped_and_counted_missing_weeks_stay_unknown():
+    raw = pd.DataFrame({"Item_ID": ["a", "b", "c"], "week_1": ["3", "-2", "1"], "week_2": ["", "4", "-1"],
+                        "week_3": ["1", "2", "0"]})
+    got = clean_history(raw, "h.csv")
+    assert got.negatives == 2
+    assert got.table["week_1"].tolist() == [3.0, 0.0, 1.0]
+    assert np.isnan(got.table.loc[0, "week_2"]) and got.table.loc[2, "week_2"] == 0.0
+    assert got.left_out == 0 and len(got.table) == 3
+
+
+def test_rows_with_a_bad_value_are_reported_and_left_out():
+    raw = pd.DataFrame({"item_id": ["a", "b", "", "a", "e"], "price": ["10", "abc", "5", "5", "-1"],
+                        "launch_date": ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04", "someday"],
+                        "week_1": ["1", "2", "3", "4", "5"]})
+    got = clean_history(raw, "h.csv")
+    assert got.table["item_id"].tolist() == ["a"]
+    assert [(i.row, i.column) for i in got.issues] == [(2, "price"), (3, "item_id"), (4, "item_id"),
+                                                       (5, "launch_date"), (5, "price")]
+    assert got.left_out == 4
+
+
+def test_a_file_with_no_usable_row_is_an_error():
+    with pytest.raises(ConfigError, match="no usable rows"):
+        clean_history(pd.DataFrame({"item_id": ["a"], "week_1": ["x"]}), "h.csv")
+    with pytest.raises(ConfigError, match="no weeks"):
+        clean_history(pd.DataFrame({"item_id": ["a"]}), "h.csv")
+
+
+def test_long_history_pivots_to_weeks():
+    raw = pd.DataFrame({"item_id": ["a", "a", "b"], "week": ["1", "2", "1"], "units": ["2", "-1", "5"],
+                        "category": ["x", "x", "y"]})
+    got = clean_history(raw, "h.csv")
+    assert got.table.set_index("item_id")[["week_1", "week_2"]].fillna(-9).values.tolist() == [[2, 0], [5, -9]]
+    assert got.negatives == 1
+
+
+def test_candidates_without_price_are_kept_repeated_ids_reported():
+    got = clean_candidates(pd.DataFrame({"candidate_id": ["n1", "n1", "n2"], "category": ["a", "a", None]}))
+    assert got.table["item_id"].tolist() == ["n1", "n2"]
+    assert [(i.row, i.column) for i in got.issues] == [(2, "item_id")]
+
+
+# ------------------------------------------------------------------ sparse categories
+def test_an_unseen_category_takes_its_parents_encoding():
+    keys = encode.path_levels(["a > x", "a > x", "a > y", "b > z"])
+    assert keys[1].tolist() == ["a>x", "a>x", "a>y", "b>z"]
+    y = np.array([4.0, 2.0, 3.0, 1.0])
+    enc = encode.Encoder(m=2.0)
+    enc.fit_transform(keys, y)
+    got, _ = enc.transform(encode.path_levels(["a > new", "a > x"], 2))
+    parent_a = (9.0 + 2.0 * 2.5) / (3 + 2.0)
+    assert got[0, 0] == pytest.approx(parent_a) and got[0, 1] == pytest.approx(parent_a)
+    assert got[1, 1] == pytest.approx((6.0 + 2.0 * parent_a) / (2 + 2.0))
+
+
+def test_400_sparse_categories_get_smooth_model_predictions():
+    rng = np.random.default_rng(4)
+    rows, depts = [], {d: rng.normal(0, 0.8) for d in range(20)}
+    for d in range(20):
+        for t in range(20):
+            for _ in range(rng.integers(1, 4)):
+                rows.append((f"d{d} > t{t}", d))
+    n = len(rows)
+    cat = [r[0] for r in rows]
+    lvl = np.exp(1.5 + np.array([depts[r[1]] for r in rows]))
+    table = pd.DataFrame({"item_id": [f"i{j}" for j in range(n)], "category": cat,
+                          "launch_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")})
+    table["week_1"] = rng.poisson(lvl).astype(float)
+    model = GlobalForecaster(FAST, 1).fit(table)
+    # candidates: one per department in a type nobody launched, and one in a seen sparse type
+    cands = pd.DataFrame({"item_id": [f"n{d}" for d in range(20)] + ["s0"],
+                          "category": [f"d{d} > unseen" for d in range(20)] + ["d0 > t0"],
+                          "launch_date": pd.Timestamp("2025-12-01")})
+    pred = model.predict(cands)
+    assert set(pred["method"]) == {"global_model"} and np.isfinite(pred["mean_units"]).all()
+    truth = np.exp(1.5 + np.array([depts[d] for d in range(20)]))
+    from scipy.stats import spearmanr
+    assert spearmanr(pred["level_mean"][:20], truth).statistic > 0.7
+    # a seen sparse category is close to its department's unseen sibling: no cliff between them
+    assert pred["level_mean"][20] / pred["level_mean"][0] == pytest.approx(1.0, abs=0.5)
+
+
+# ------------------------------------------------------------------ calibration
+def test_local_distribution_quantiles_cover_nominal_on_known_quantiles():
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        mu = np.exp(rng.uniform(0, 3, n))
+        return mu, mu * rng.lognormal(-0.125, 0.5, n)         # mean mu, known log-normal quantiles
+
+    pool_mu, pool_y = draw(4000)
+    d = LocalDistribution.fit(pool_mu, pool_y, (0.1, 0.5, 0.9), 0.8)
+    mu, y = draw(4000)
+    mean, q, grid = d.predict(mu, np.arange(1, 20) / 20)
+    assert 0.77 < np.mean((y >= q[:, 0]) & (y <= q[:, 2])) < 0.83
+    assert 0.47 < np.mean(y <= q[:, 1]) < 0.53
+    assert mean.sum() / y.sum() == pytest.approx(1.0, abs=0.04)
+    true_p90 = mu * np.exp(-0.125 + 0.5 * 1.2816)
+    assert np.median(grid[:, -2] / true_p90) == pytest.approx(1.0, abs=0.08)   # level 0.9 of the grid
+
+
+def test_interval_levels_shrink_for_counts_that_mostly_sell_one():
+    rng = np.random.default_rng(1)
+
+    def draw(n):                       # every launch sells 1, some more: like Olist's products
+        mu = rng.uniform(1.1, 4.0, n)
+        return mu, (1 + rng.poisson(mu - 1.0)).astype(float)
+
+    d = LocalDistribution.fit(*draw(4000), (0.1, 0.5, 0.9), 0.8)
+    mu, y = draw(4000)
+    _, q, _ = d.predict(mu, [0.5])
+    assert d.levels_lo_hi[1] < 0.9
+    assert 0.75 <= np.mean((y >= q[:, 0]) & (y <= q[:, 2])) <= 0.85
+
+
+# ------------------------------------------------------------------ causal backtest
+def test_backtest_fits_only_on_launches_finished_before_the_cutoff():
+    table = launch_table(n=200)
+    seen = []
+
+    def spy(train, test, h, params, methods):
+        seen.append((train["launch_date"].max() + pd.Timedelta(days=7 * h), test["launch_date"].min(),
+                     [c for c in test.columns if c.startswith("week_")]))
+        m = len(test)
+        return {"debut": harness.Forecast(np.ones(m), np.ones((m, 3)))}
+
+    cuts = pd.date_range("2025-04-01", "2025-09-01", freq="MS")
+    rows = harness.run(table, cuts, horizon=4, fit=spy, say=lambda s: None)
+    assert len(seen) == len(cuts)
+    for (train_end, first_test, test_weeks), c in zip(seen, cuts):
+        assert train_end <= c <= first_test and test_weeks == []
+    assert not rows.duplicated(["item_id"]).any()
+
+
+def test_backtest_forecasts_do_not_change_when_later_launches_change():
+    table = launch_table(n=200)
+    cut = pd.Timestamp("2025-07-01")
+    kw = dict(horizon=4, params=FAST, methods=("debut", "category_mean", "gbm_price"), say=lambda s: None)
+    base = harness.run(table, [cut], **kw)
+    leak = table.copy()
+    later = (leak["launch_date"] + pd.Timedelta(days=28)) > cut          # horizon not over at the cutoff
+    leak.loc[later, week_cols(4)] = leak.loc[later, week_cols(4)] * 50 + 7
+    moved = harness.run(leak, [cut], **kw)
+    cols = ["item_id", "method", "p10", "p50", "p90", "mean_units"]
+    pd.testing.assert_frame_equal(base[cols], moved[cols])
+    assert not np.allclose(base["actual"], moved["actual"])              # the planted change is real
+
+
+def test_backtest_summary_by_hand():
+    rows = pd.DataFrame({"method": ["debut"] * 3, "actual": [1.0, 2.0, 5.0], "p10": [1, 1, 1],
+                         "p50": [1.0, 2.0, 2.0], "p90": [2, 3, 4], "mean_units": [1.0, 2.0, 4.0]})
+    s = harness.summarise(rows).set_index("method").loc["debut"]
+    assert s["wape"] == pytest.approx(3 / 8)
+    assert s["bias"] == pytest.approx(-1 / 8) and s["bias_p50"] == pytest.approx(-3 / 8)
+    assert s["coverage"] == pytest.approx(2 / 3)
+    assert s["spearman"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------ scenarios the optimizer samples
+def test_scenario_tail_is_set_so_the_distribution_has_the_forecast_mean():
+    levels = np.arange(1, 20) / 20
+    units = np.quantile(np.random.default_rng(0).lognormal(0, 1, 100000), levels)
+    grid = scenarios.forecast_grid({"quantile_levels": levels, "quantile_units": units, "mean_units": 1.8})
+    assert len(grid) == 3
+    assert scenarios.grid_mean(grid[0], grid[1], grid[2]) == pytest.approx(1.8)
+    u = (np.arange(100000) + 0.5) / 100000
+    assert scenarios.inverse_cdf(u, *grid).mean() == pytest.approx(1.8, rel=1e-3)
+    # without a mean the last segment's slope continues, as before
+    assert len(scenarios.forecast_grid({"quantile_levels": levels, "quantile_units": units})) == 2
+
+
+# ------------------------------------------------------------------ commands without Spark
+def _cli(tmp_path, *args):
+    code = ("import sys; from debut import cli; rc = cli.main(sys.argv[1:]); "
+            "print('PYSPARK', 'pyspark' in sys.modules); sys.exit(rc)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([p for p in sys.path if p]))
+    return subprocess.run([sys.executable, "-c", code, *args, "--env", "test"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=600)
+
+
+def test_backtest_file_and_forecast_file_run_without_spark(tmp_path):
+    table = launch_table(n=160, price=False)
+    table.loc[3, "week_2"] = -1.0
+    table.loc[5, "week_1"] = np.nan
+    hist = tmp_path / "history.csv"
+    out = table.copy()
+    out["launch_date"] = out["launch_date"].dt.date.astype(str)
+    out.loc[7, "launch_date"] = "not a date"
+    out.to_csv(hist, index=False)
+    res = _cli(tmp_path, "backtest-file", "--history", str(hist), "--weeks", "4", "--cutoffs",
+               "2025-06-01,2025-08-01", "--csv", str(tmp_path / "bt.csv"))
+    assert res.returncode == 0, res.stderr
+    assert "PYSPARK False" in res.stdout
+    assert "1 negative weekly value(s)" in res.stdout and "row 8, column launch_date" in res.stdout
+    bt = pd.read_csv(tmp_path / "bt.csv")
+    assert {"debut", "knn", "category_mean", "global_median"} <= set(bt["method"])
+    assert "gbm_price" not in set(bt["method"])                         # no price in this history
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame({"candidate_id": ["n1", "n2"], "category": ["home > kitchen", "garden"],
+                  "colour": ["red", "blue"]}).to_csv(cands, index=False)
+    res = _cli(tmp_path, "forecast-file", "--history", str(hist), "--candidates", str(cands), "--out",
+               str(tmp_path / "f.parquet"), "--weeks", "4", "--run-date", "2026-01-05")
+    assert res.returncode == 0, res.stderr
+    assert "PYSPARK False" in res.stdout
+    f = pd.read_parquet(tmp_path / "f.parquet")
+    assert f["candidate_id"].tolist() == ["n1", "n2"] and (f["units_p10"] <= f["units_p90"]).all()
