@@ -35,6 +35,7 @@ TABLES: Dict[str, TableSpec] = {
     "bronze.launch_history_input": TableSpec(("item_id", "week"), (), "launch history given as a file (adapter)"),
     "quarantine.records": TableSpec(("record_hash",), ("source",), "rejected landing rows with a reason"),
     "ops.run_log": TableSpec(("job", "run_date", "source"), (), "read = accepted + quarantined + duplicates"),
+    "ops.stage_status": TableSpec(("job", "run_date", "part"), (), "stage parts run, skipped or failed, with a reason"),
     # silver: behaviour aggregates
     "silver.sessions": TableSpec(("session_key",), ("session_date",), "sessions by inactivity gap"),
     "silver.item_daily": TableSpec(("item_id", "date"), ("date",), "per item and day: funnel, units, revenue"),
