@@ -34,11 +34,13 @@ from pyspark.sql import functions as F
 from debut import io
 from debut import schemas as S
 from debut.config import Config, flatten
+from debut.core import status
 from debut.deep import datasets as D
 from debut.features.common import latest_catalog, lit_date, to_category_index, to_category_medians, \
     to_item_categories
 
 JOB = "train_deep"
+CUSTOMER_TASKS = ("ctr", "sequence")
 ROWS_PER_FILE = 50_000       # Petastorm row groups: one file per process at least, about this many rows each
 
 
@@ -431,11 +433,19 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     _log(f"tasks {', '.join(deep.tasks)}; holdout {deep.holdout_days} days before {run_date}; "
          f"{deep.num_proc} {deep.backend} processes")
+    # ctr and sequence learn from customers; the demand net only from launch history
+    no_customers = status.missing_customers(spark, conf) if set(deep.tasks) & CUSTOMER_TASKS else None
     with tracking.job_run(conf, JOB, run_date.isoformat(), params=params, log_conf=False):
         src = Sources(spark, conf, run_date)
         try:
             for task in deep.tasks:
+                if no_customers and task in CUSTOMER_TASKS:
+                    out[task] = {"skipped": no_customers}
+                    continue
                 out[task] = run_task(spark, conf, run_date, task, src)
         finally:
             src.release()
+    status.record(spark, conf, JOB, run_date, [
+        (task, status.SKIPPED if "skipped" in res else status.OK, res.get("skipped"), None)
+        for task, res in out.items()])
     return out

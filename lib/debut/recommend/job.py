@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 
 from debut import io
 from debut.config import Config
+from debut.core import status
 from debut.recommend import als, coldstart, data, metrics, scoring
 
 JOB = "train_als"
@@ -319,6 +320,10 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
     from debut import tracking
     from debut.features.segments import audience_segment_mix
 
+    no_customers = status.missing_customers(spark, conf)
+    if no_customers:  # no ALS, factors, audiences or lists; forecast goes on without an audience
+        status.record(spark, conf, JOB, run_date, [("als", status.SKIPPED, no_customers, 0)])
+        return {"skipped": no_customers}
     rc = conf.recommend
     events = io.read(spark, conf, "bronze.events")
     user_item = io.read(spark, conf, "silver.user_item")
@@ -414,6 +419,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
         finally:
             for df in cached:
                 df.unpersist()
+    status.record(spark, conf, JOB, run_date, [("als", status.OK, None, None)])
     return out
 
 
