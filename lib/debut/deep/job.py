@@ -434,7 +434,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Any]:
     _log(f"tasks {', '.join(deep.tasks)}; holdout {deep.holdout_days} days before {run_date}; "
          f"{deep.num_proc} {deep.backend} processes")
     # ctr and sequence learn from customers; the demand net only from launch history
-    no_customers = status.missing_customers(spark, conf) if set(deep.tasks) & CUSTOMER_TASKS else None
+    no_customers = status.missing_customers(spark, conf) if set(deep.tasks) & set(CUSTOMER_TASKS) else None
     with tracking.job_run(conf, JOB, run_date.isoformat(), params=params, log_conf=False):
         src = Sources(spark, conf, run_date)
         try:
