@@ -15,8 +15,10 @@ demand    pinball loss (log1p units) and WAPE of the P50 (units) against
 Metrics are printed and recorded under component ``deep.<task>`` (gold.evaluation
 and this job's MLflow run; each model has a nested run of its own). A task
 with too little data is skipped with a printed reason and ``skipped = 1``; any
-other failure fails the job. Nothing is written to the lakehouse except
-gold.evaluation rows (MERGE on run_date, so a rerun replaces them).
+other failure fails the job. Without customer ids ctr and sequence are skipped
+before their sets are built. Nothing is written to the lakehouse except
+gold.evaluation rows and one ops.stage_status row per task (MERGE, so a rerun
+replaces them).
 """
 from __future__ import annotations
 
