@@ -398,6 +398,16 @@ EVALUATION = T.StructType([
     T.StructField("recorded_at", T.TimestampType(), False),
 ])
 
+# ops.stage_status: what each stage part did with this run's inputs (debut.core.status)
+STAGE_STATUS = T.StructType([
+    T.StructField("job", T.StringType(), False),
+    T.StructField("run_date", T.DateType(), False),
+    T.StructField("part", T.StringType(), False),        # customers, als, ctr, audience ...
+    T.StructField("status", T.StringType(), False),      # ok | skipped | failed
+    T.StructField("reason", T.StringType(), True),       # why a part was skipped or failed
+    T.StructField("rows", T.LongType(), True),           # rows the part wrote or used, when known
+])
+
 
 # bronze.launch_history_input: launch histories given as a file (`debut import launch_history`)
 LAUNCH_HISTORY_INPUT = T.StructType(product_fields() + [

@@ -15,10 +15,11 @@ demand    pinball loss (log1p units) and WAPE of the P50 (units) against
 Metrics are printed and recorded under component ``deep.<task>`` (gold.evaluation
 and this job's MLflow run; each model has a nested run of its own). A task
 with too little data is skipped with a printed reason and ``skipped = 1``; any
-other failure fails the job. Written to the lakehouse: gold.evaluation rows (MERGE on
-run_date, so a rerun replaces them) and gold.demand_net_predictions (the demand
-network on every past launch and candidate, replaceWhere run_date: what
-forecast_launch reads instead of the model).
+other failure fails the job. Without customer ids ctr and sequence are skipped
+before their sets are built. Written to the lakehouse: gold.evaluation rows and
+one ops.stage_status row per task (MERGE on run_date, so a rerun replaces them),
+and gold.demand_net_predictions (the demand network on every past launch and
+candidate, replaceWhere run_date: what forecast_launch reads instead of the model).
 """
 from __future__ import annotations
 
@@ -41,9 +42,11 @@ from debut.core.catalog import to_category_index, to_category_medians, to_item_c
 from debut.core.catalog import to_latest_snapshot as latest_catalog
 from debut.core.dates import lit_date
 from debut.core import metrics as M
+from debut.core import status
 from debut.deep import datasets as D
 
 JOB = "train_deep"
+CUSTOMER_TASKS = ("ctr", "sequence")
 ROWS_PER_FILE = 50_000       # Petastorm row groups: one file per process at least, about this many rows each
 
 
@@ -460,11 +463,19 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     _log(f"tasks {', '.join(deep.tasks)}; holdout {deep.holdout_days} days before {run_date}; "
          f"{deep.num_proc} {deep.backend} processes")
+    # ctr and sequence learn from customers; the demand net only from launch history
+    no_customers = status.missing_customers(spark, conf) if set(deep.tasks) & set(CUSTOMER_TASKS) else None
     with tracking.job_run(conf, JOB, run_date.isoformat(), params=params, log_conf=False):
         src = Sources(spark, conf, run_date)
         try:
             for task in deep.tasks:
+                if no_customers and task in CUSTOMER_TASKS:
+                    out[task] = {"skipped": no_customers}
+                    continue
                 out[task] = run_task(spark, conf, run_date, task, src)
         finally:
             src.release()
+    status.record(spark, conf, JOB, run_date, [
+        (task, status.SKIPPED if "skipped" in res else status.OK, res.get("skipped"), None)
+        for task, res in out.items()])
     return out

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from debut import io
 from debut import schemas as S
 from debut.config import Config, flatten
-from debut.core import catalog, profile, sequences
+from debut.core import catalog, profile, sequences, status
 from debut.features import embed, intent, items, segments
 
 JOB = "build_features"
@@ -136,6 +136,9 @@ def build_segments(profile_df: DataFrame, conf: Config, category_index: DataFram
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, object]:
     from debut import tracking
 
+    no_customers = status.missing_customers(spark, conf)
+    if no_customers:
+        return run_items_only(spark, conf, run_date, no_customers)
     fc = conf.features
     catalog_df = io.read(spark, conf, "bronze.catalog")
     events = io.read(spark, conf, "bronze.events")
@@ -190,7 +193,26 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
         finally:
             for df in cached:
                 df.unpersist()
+    status.record(spark, conf, JOB, run_date, [("item_features", status.OK, None, out["items"]),
+                                               ("customers", status.OK, None, out["customers"])])
     return out
+
+
+def run_items_only(spark: SparkSession, conf: Config, run_date: dt.date, reason: str) -> Dict[str, object]:
+    """No customers (an export without customer ids): item features and text embeddings only;
+    profiles, segments, sequences and purchase intent are skipped with ``reason`` in ops.stage_status."""
+    from debut import tracking
+
+    catalog_now = catalog.to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=run_date)
+    with tracking.job_run(conf, JOB, run_date.isoformat(), log_conf=False):
+        _check_python_workers(spark)
+        res = build_item_features(spark, conf, run_date, catalog_now, catalog.to_category_index(catalog_now))
+    _log(f"item_features: {res['items']:,} items and candidates, {res['embedded']:,} texts embedded, "
+         f"{res['items_written']:,} rows new or changed; no customer profiles, segments, sequences or "
+         f"purchase intent")
+    status.record(spark, conf, JOB, run_date, [("item_features", status.OK, None, res["items"]),
+                                               ("customers", status.SKIPPED, reason, 0)])
+    return {**res, "customers": 0, "skipped": reason}
 
 
 def write_purchase_intent(conf: Config, run_date: dt.date, events: DataFrame, orders: DataFrame,

@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from debut import io, tracking
 from debut.config import Config
+from debut.core import status
 from debut.forecast import backtest, inputs, signals as signal_cols
 from debut.forecast.global_model import GlobalForecaster, params_of
 from debut.forecast.launches import from_long
@@ -29,6 +30,7 @@ from debut.forecast.output import forecast_rows
 from debut.forecast.schema import FORECAST_BACKTEST, launch_forecast_schema
 
 JOB = "forecast"
+NO_AUDIENCE = "no gold.item_audience: train_als wrote none (it needs customer ids)"
 COMPONENT = "forecast"
 
 
@@ -41,7 +43,10 @@ def _catalog(spark: SparkSession, conf: Config, before: dt.date, launch_ids) -> 
         return None
     rates = inputs.catalog_rates(spark, conf, before=before, exclude=launch_ids)
     if rates is None:
-        _say("content component skipped (no silver.item_daily / gold.item_features)")
+        tables = io.exists(spark, conf, "silver.item_daily") and io.exists(spark, conf, "gold.item_features")
+        _say("content component skipped (" + (f"no catalog item outside the past launches with 14 days of sales "
+                                              f"before {before}" if tables
+                                              else "no silver.item_daily / gold.item_features") + ")")
     return rates
 
 
@@ -59,8 +64,10 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
         described = pd.concat([long.drop_duplicates("item_id")[["item_id", "title"]], cands[["item_id", "title"]]])
         emb.update(inputs.embed_titles(described, emb, conf))
         audience = inputs.audience(spark, conf) if fc.use_audience else None
-        if fc.use_audience and audience is None:
-            _say("audience component skipped (no gold.item_audience)")
+        if fc.use_audience:  # none without customer ids: the forecast goes on without that component
+            status.record(spark, conf, "forecast_launch", run_date, [
+                ("audience", status.OK, None, len(audience)) if audience is not None else
+                ("audience", status.SKIPPED, NO_AUDIENCE, 0)])
         items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
         net, net_cutoff = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else (None, None)
         signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),

@@ -39,6 +39,7 @@ from debut.config import Config
 from debut.core.catalog import to_latest_snapshot
 from debut.core.dates import lit_date
 from debut.core.user_item import to_user_item_as_of
+from debut.core import status
 from debut.recommend import als, coldstart, data, metrics, scoring
 from debut.recommend.audience import audience_segment_mix, to_item_audience, to_launch_audience
 
@@ -437,6 +438,10 @@ def _log_best(ev: Dict[str, object]) -> None:
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, object]:
     from debut import tracking
 
+    no_customers = status.missing_customers(spark, conf)
+    if no_customers:  # no ALS, factors, audiences or lists; forecast goes on without an audience
+        status.record(spark, conf, JOB, run_date, [("als", status.SKIPPED, no_customers, 0)])
+        return {"skipped": no_customers}
     rc = conf.recommend
     events = io.read(spark, conf, "bronze.events")
     user_item = io.read(spark, conf, "silver.user_item")
@@ -488,6 +493,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
         finally:
             for df in cached:
                 df.unpersist()
+    status.record(spark, conf, JOB, run_date, [("als", status.OK, None, None)])
     return out
 
 

@@ -12,6 +12,7 @@ Frames (all bounded by candidates, categories, segments or metrics):
   evaluation  gold.evaluation of the run date
   adjustments gold.launch_adjustments of the latest review
   backtest    gold.forecast_backtest summarised per cutoff and method
+  not_done    ops.stage_status rows of the run date that were skipped or failed
 """
 from __future__ import annotations
 
@@ -113,6 +114,8 @@ def _summary(d: Dict) -> List[H.Block]:
         blocks.append(H.para(f"{len(launched)} of {len(plan)} candidates launched in {plan['category'].nunique()} "
                              f"categories, {H.fmt(int(launched['quantity'].sum()))} units of stock, expected profit "
                              f"{H.fmt(float(launched['expected_profit'].sum()), 0)}."))
+    if _has(d.get("not_done")):  # ops.stage_status: parts skipped for lack of an input (e.g. no customer ids)
+        blocks += [H.heading("What this run could not do"), H.table(d["not_done"])]
     return blocks
 
 

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from debut import io
 from debut.config import Config
 from debut.core.quantiles import quantile_names
+from debut.core import status
 from debut.report.build import render
 
 
@@ -99,6 +100,7 @@ def gather(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Op
                  F.avg(((F.col("actual") >= F.col("p10")) & (F.col("actual") <= F.col("p90"))).cast("double"))
                  .alias("coverage_p10_p90"))
             .orderBy("cutoff_date", "method").toPandas())
+    d["not_done"] = status.not_done(spark, conf, run_date)     # stage parts skipped or failed, with why
     d["_plan_date"] = plan_date
     return d
 
