@@ -182,7 +182,7 @@ def test_ingest_racing_aggregate_leaves_a_consistent_lake(spark, lake):
     rcs = sorted(r[0] for r in results)
     assert rcs in ([0, 0], [0, lease.EXIT_CODE]), [r[2][-2000:] for r in results]
     rows, keys, accepted = bronze_reconciles(spark, lake)
-    assert rows == keys == accepted == 115
+    assert rows == keys == accepted and rows in (57, 115)  # 57: the ingest lost the lease, nothing of it written
     run_job("ingest", lake, RUN, spark=spark)    # whichever lost: running both now completes the day
     run_job("aggregate", lake, RUN, spark=spark)
     raced = _silver(spark, lake)

@@ -160,6 +160,8 @@ def _recorded_up_to(spark: SparkSession, conf: Config, source: str, commits: int
     """The largest data version an ops.ingest_files commit (of the last ``commits``) records for ``source``."""
     import json
     best = -1
+    if not io.exists(spark, conf, "ops.ingest_files"):
+        return best
     for r in io.delta_table(spark, conf, "ops.ingest_files").history(commits).select("userMetadata").collect():
         try:
             meta = json.loads(r["userMetadata"] or "{}").get(RECORDED) or {}
