@@ -278,10 +278,10 @@ def _real_tables(spark, conf):
              "method": "blend", "n_history": 5, "as_of_date": PLAN_DAY}
             for c, cost, lo, mid, hi, m, _, _ in cands]
     io.merge(spark.createDataFrame(pd.DataFrame(rows), LAUNCH_FORECAST), conf, "gold.launch_forecast")
-    io.merge(spark.createDataFrame([("home", c, PLAN_DAY, x, q, 0.0) for c, _, _, _, _, _, x, q in cands],
-                                   "category string, candidate_id string, plan_date date, launch boolean, "
-                                   "quantity int, expected_profit double")
-             .withColumn("reason", F.lit("test")), conf, "gold.launch_plan")
+    io.merge(as_table(spark.createDataFrame([("home", c, PLAN_DAY, x, q, 0.0) for c, _, _, _, _, _, x, q in cands],
+                                            "category string, candidate_id string, plan_date date, launch boolean, "
+                                            "quantity int, expected_profit double")
+                      .withColumn("reason", F.lit("test")), "gold.launch_plan"), conf, "gold.launch_plan")
     day = lambda n: PLAN_DAY + dt.timedelta(days=n)  # noqa: E731
     #           item, launch date, week units, week 2 complete
     history = [("A", day(3), [8, 7], True), ("B", day(10), [20, 10], True), ("C", day(0), [1, 1], True),
