@@ -44,7 +44,7 @@ def write_lake(spark, conf) -> dict:
     for cat in CATEGORIES:
         for i in range(6):                                    # items selling every day since before the export
             item = f"{cat}-old-{i}"
-            catalog.append(_product(item, cat, i) + (None, "active", SNAP, "catalog.csv", SNAP))
+            catalog.append(_product(item, cat, i) + (None, "active", SNAP, "catalog.csv", SNAP, "given", None))
             for d in days:
                 n += 1
                 orders.append((f"O{n}", 1, dt.datetime.combine(d, dt.time(12)), d, None, item, 1 + i % 3,
@@ -52,7 +52,7 @@ def write_lake(spark, conf) -> dict:
         for i in range(5):                                    # past launches, given as a launch-history file
             item = f"{cat}-launch-{i}"
             launch = LAUNCHED + dt.timedelta(days=7 * i)
-            catalog.append(_product(item, cat, i, 2.0) + (launch, "active", SNAP, "catalog.csv", SNAP))
+            catalog.append(_product(item, cat, i, 2.0) + (launch, "active", SNAP, "catalog.csv", SNAP, "given", None))
             for week in range(1, 9):
                 history.append(_product(item, cat, i, 2.0) + (launch, week, 3 + i + week, "launches.csv", SNAP))
     cands = [_product(f"C-{cat}-{i}", cat, i, 1.0) + (10, RUN, "candidates.csv", SNAP)
@@ -136,7 +136,7 @@ def test_build_features_without_customers_builds_item_features_only(spark, conf)
     from debut.features import job
 
     _no_interactions(spark, conf)
-    io.merge(spark.createDataFrame([_product("shoes-old-0", "shoes", 0) + (None, "active", SNAP, "c.csv", SNAP)],
+    io.merge(spark.createDataFrame([_product("shoes-old-0", "shoes", 0) + (None, "active", SNAP, "c.csv", SNAP, "given", None)],
                                    S.CATALOG), conf, "bronze.catalog")
     io.merge(spark.createDataFrame([_product("C-shoes-0", "shoes", 0, 1.0) + (10, RUN, "c.csv", SNAP)],
                                    S.CANDIDATES), conf, "bronze.candidates")
