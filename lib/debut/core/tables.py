@@ -14,6 +14,8 @@ from pyspark.sql import types as T
 
 from debut import schemas as S
 
+ANY_STAGE = "*"                             # owner of a table every stage writes (ops.stage_status, ops.leases)
+
 Schema = Union[T.StructType, Callable[[Any], T.StructType], None]
 
 
@@ -58,9 +60,9 @@ TABLES: Dict[str, TableSpec] = {
     "ops.ingest_files": _t("ingest", S.INGEST_FILES, ("source_file",), (), "landing files already ingested"),
     "ops.run_log": _t("ingest", S.RUN_LOG, ("job", "run_date", "source"), (),
                       "read = accepted + quarantined + duplicates"),
-    "ops.stage_status": _t("", S.STAGE_STATUS, ("job", "run_date", "part"), (),
+    "ops.stage_status": _t(ANY_STAGE, S.STAGE_STATUS, ("job", "run_date", "part"), (),
                            "stage parts run, skipped or failed, with a reason (written by any stage)"),
-    "ops.leases": _t("ingest", S.LEASES, ("lease",), (), "the run that holds the lake (one writer at a time)"),
+    "ops.leases": _t(ANY_STAGE, S.LEASES, ("lease",), (), "the run that holds the lake (one writer at a time)"),
     # silver: behaviour aggregates
     "silver.sessions": _t("aggregate", S.SESSIONS, ("session_key",), ("session_date",),
                           "sessions by inactivity gap"),
