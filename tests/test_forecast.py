@@ -13,7 +13,7 @@ from debut import io, schemas
 from debut.aggregate import launch
 from debut.config import ForecastConf
 from debut.forecast import backtest, blend, curves, knn
-from debut.forecast import metrics as M
+from debut.core import metrics as M
 from debut.forecast.file import forecast_frames
 from debut.forecast.launches import clean_candidates, clean_history, from_long
 from debut.forecast.model import Forecaster, launch_frame, scenario_levels

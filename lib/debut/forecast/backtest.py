@@ -19,7 +19,7 @@ import pandas as pd
 from debut.config import ForecastConf
 from debut.forecast import harness
 from debut.forecast.global_model import params_of
-from debut.forecast import metrics as M
+from debut.core import metrics as M
 from debut.forecast.launches import DATE, week_cols
 from debut.core.quantiles import quantile_name
 
