@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from debut import io, schemas, verify
 from debut.cli import main, run_job
 from debut.ingest import job as ingest_job
+from tests.conftest import as_table
 
 RUN = dt.date(2026, 10, 1)
 HASH = "a" * 64
@@ -61,9 +62,12 @@ def test_a_file_that_does_not_reconcile_fails(spark, conf):
 
 
 def test_a_raw_id_in_a_gold_column_fails(spark, conf):
-    io.append(spark.createDataFrame([("c1", HASH), ("c1", "u42")], "candidate_id string, user_key string"),
-              conf, "gold.launch_audience")
-    io.append(spark.createDataFrame([("x", "u42")], "segment string, user_id string"), conf, "gold.segments")
+    io.append(as_table(spark.createDataFrame([("c1", HASH), ("c1", "u42")], "candidate_id string, user_key string"),
+                       "gold.launch_audience", conf), conf, "gold.launch_audience")
+    # io refuses a write with a column its schema lacks, so the user_id column comes from outside
+    # debut's writers (an older version, another tool), written straight to the table's location
+    spark.createDataFrame([("x", "u42")], "segment string, user_id string") \
+        .write.format("delta").save(io.location(conf, "gold.segments"))
     c = checks(spark, conf)["pseudonyms"]
     assert c.problems == [
         "gold.launch_audience: 1 of 2 user_key values are not a 64-hex HMAC (raw ids?)",
@@ -74,9 +78,9 @@ def test_plan_rows_without_forecast_or_status_fail(spark, conf):
     plan = spark.createDataFrame([("shoes", "C1", RUN, "optimal"), ("shoes", "C2", RUN, "optimal"),
                                   ("bags", None, RUN, None)],
                                  "category string, candidate_id string, plan_date date, solver_status string")
-    io.append(plan, conf, "gold.launch_plan")
-    io.append(spark.createDataFrame([("C1", RUN)], "candidate_id string, plan_date date"), conf,
-              "gold.launch_forecast")
+    io.append(as_table(plan, "gold.launch_plan", conf), conf, "gold.launch_plan")
+    io.append(as_table(spark.createDataFrame([("C1", RUN)], "candidate_id string, plan_date date"),
+                       "gold.launch_forecast", conf), conf, "gold.launch_forecast")
     c = checks(spark, conf)["plan"]
     assert c.problems == ["gold.launch_plan: 1 of 3 rows have no solver_status",
                           "gold.launch_plan: 1 candidate rows have no gold.launch_forecast row "
