@@ -5,7 +5,7 @@ ENV ?= local
 RUN_DATE ?=
 ARGS ?=
 
-.PHONY: setup demo test test-all lint-imports wheel lock cluster cluster-faults clean-data bench-logs bench-scale bench-deep bench-als bench-optimize
+.PHONY: setup demo demo-real test test-all lint-imports wheel lock cluster cluster-faults clean-data bench-logs bench-scale bench-deep bench-als bench-optimize
 
 setup:
 	@bash conf/setup/setup.sh
@@ -13,6 +13,11 @@ setup:
 ## The whole pipeline on the built-in simulated marketplace.
 demo: setup
 	$(PY) -m debut.cli pipeline --env $(ENV) $(if $(RUN_DATE),--run-date $(RUN_DATE)) $(ARGS)
+
+## The whole pipeline on a real export (../shared/realdata/olist, or $DEBUT_REALDATA/olist): planned on
+## 2018-05-01 for the products first sold in the next 30 days, scored on their real first 8 weeks.
+demo-real: setup
+	$(PY) -m debut.realdemo --fresh $(ARGS)
 
 ## The default test suite (CI runs this): the import contracts (.importlinter), then pytest.
 ## Slow tests: `make test-all`.

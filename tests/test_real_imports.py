@@ -12,6 +12,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from debut import io, schemas
+from debut.config import ConfigError
 from debut.aggregate import launch
 from debut.cli import main
 from debut.ingest import adapters, categories
@@ -265,6 +266,36 @@ def test_order_lines_olist_preset_one_row_per_unit_no_customers(spark, conf, tmp
     assert sorted((r.item_id, r.category, r.category_source, r.attributes) for r in
                   io.read(spark, conf, "bronze.catalog").collect()) == [
         ("p1", "health_beauty", "given", '{"product_weight_g":225.0}'), ("p2", "uncategorised", "none", None)]
+
+
+def test_first_sold_candidates_are_the_window_launches_at_their_launch_price(spark, conf, tmp_path):
+    """A backtest's candidates: items first sold in [start, end), priced as on their first day, named
+    as the catalog names them; an item sold before the window or first after it is not one."""
+    from debut.ingest.adapters import order_lines as ol
+    ts = pd.Timestamp
+    when = [ts("2018-04-30 23:00"), ts("2018-05-01 09:00"), ts("2018-05-01 17:00"), ts("2018-05-20 10:00"),
+            ts("2018-05-03 10:00"), ts("2018-06-01 00:00"), ts("2018-05-30 23:59")]
+    pd.DataFrame({"order_id": ["a", "b", "c", "d", "e", "f", "g"], "order_item_id": pd.array([1] * 7, dtype="int32"),
+                  "product_id": ["old", "p1", "p1", "p1", "p2", "late", "p3"], "seller_id": ["s"] * 7,
+                  "shipping_limit_date": [t.tz_localize("UTC") for t in when],
+                  "price": [9.0, 10.0, 12.0, 50.0, 4.0, 7.0, 0.5]}).to_parquet(tmp_path / "order_items.parquet")
+    pd.DataFrame({"product_id": ["p1", "p2", "old"], "product_category_name": ["beleza_saude", None, "x"]}
+                 ).to_parquet(tmp_path / "products.parquet")
+    pd.DataFrame({"product_category_name": ["beleza_saude"], "product_category_name_english": ["health_beauty"]}
+                 ).to_parquet(tmp_path / "names.parquet")
+    conf = conf.replace(**{"ingest.order_lines_preset": "olist", "ingest.items_file": str(tmp_path / "products.parquet"),
+                           "ingest.category_names_file": str(tmp_path / "names.parquet"),
+                           "ingest.unit_cost_share": 0.6})
+    files = c.list_landing_files(spark, str(tmp_path / "order_items.parquet"), ol.ADAPTER.suffixes)
+    good = ol.validate(ol.read(spark, files), dt.date(2018, 10, 1), conf.ingest, c.hash_key(conf)).where(
+        F.col("_reason").isNull())
+    got = ol.first_sold_candidates(spark, conf, good, start=dt.date(2018, 5, 1), end=dt.date(2018, 5, 31))
+    assert tuple(got.columns) == schemas.CANDIDATE_FIELDS
+    assert sorted((r.candidate_id, r.category, r.price, r.unit_cost) for r in got.collect()) == [
+        ("p1", "health_beauty", 11.0, 6.6), ("p2", "uncategorised", 4.0, 2.4), ("p3", "uncategorised", 0.5, 0.3)]
+    with pytest.raises(ConfigError, match="ingest.unit_cost_share"):
+        ol.first_sold_candidates(spark, conf.replace(**{"ingest.unit_cost_share": None}), good,
+                                 start=dt.date(2018, 5, 1), end=dt.date(2018, 5, 31))
 
 
 # ======================================================================== launches

@@ -42,7 +42,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Dict, List, Sequence
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
@@ -161,6 +161,12 @@ def to_fields(rows: DataFrame, ic: IngestConf) -> DataFrame:
 
 
 # ------------------------------------------------------------------ validation
+def parse_time(col: Column) -> Column:
+    """A line's time as a timestamp: ISO, US "12/1/2009 7:45", a date, or epoch nanoseconds; else null."""
+    return F.coalesce(b.iso_timestamp(col), b.us_timestamp(col), b.iso_date(col).cast("timestamp"),
+                      b.epoch_nanos(col))
+
+
 def validate(rows: DataFrame, run_date: dt.date, ic: IngestConf, key: bytes) -> DataFrame:
     """Rules in order, first failure wins, then the per-item outlier rule; adds
     order_id, line_no and user_key, and drops the raw customer id."""
@@ -172,8 +178,7 @@ def validate(rows: DataFrame, run_date: dt.date, ic: IngestConf, key: bytes) -> 
         "\u0001", F.trim("time"), F.coalesce(customer, F.lit(""))), 256).substr(1, 24)))
     in_order = Window.partitionBy("source_file", "order_id").orderBy("_rid")
     df = (rows
-          .withColumn("_time", F.coalesce(b.iso_timestamp(F.col("time")), b.us_timestamp(F.col("time")),
-                                          b.iso_date(F.col("time")).cast("timestamp"), b.epoch_nanos(F.col("time"))))
+          .withColumn("_time", parse_time(F.col("time")))
           .withColumn("_qty", F.when(b.blank(F.col("quantity")), F.lit(1)).otherwise(b.to_int(F.col("quantity"))))
           .withColumn("_price", b.to_double(F.col("price")))
           .withColumn("_line", b.to_int(F.col("line_no")))
@@ -279,6 +284,46 @@ def plan(spark: SparkSession, conf: Config, good: DataFrame, run_date: dt.date) 
         b.Write("bronze.events", b.changed_rows(spark, conf, "bronze.events", events), schemas.EVENTS),
         b.catalog_write(spark, conf, to_catalog_items(spark, good, conf.ingest), run_date),
     ]
+
+
+
+# ------------------------------------------------------------------ a backtest's candidates
+def first_sold_candidates(spark: SparkSession, conf: Config, good: DataFrame, *, start: dt.date,
+                          end: dt.date) -> DataFrame:
+    """Candidate rows (schemas.CANDIDATE_FIELDS) for a backtest on an export's own history: the
+    items whose first accepted line (``good``: validate's rows without a reason) falls in
+    [start, end), as debut would have been asked about them on ``start``.
+
+    - price: the launch price, the mean unit price of the item's lines on its first day;
+    - category, subcategory, brand, title: from the items file, renamed and derived exactly as
+      its catalog rows are (debut.ingest.categories.assign);
+    - unit_cost: launch price x ingest.unit_cost_share (required: an export has no costs);
+    - min_order_qty: empty (optimize.min_order_qty applies).
+    Bounded by the candidates: one row per item first sold in the window."""
+    from debut.ingest import categories
+
+    share = conf.ingest.unit_cost_share
+    if share is None:
+        raise ConfigError("key 'ingest.unit_cost_share': must be set to derive candidates from an export "
+                          "(it has no unit costs; e.g. 0.6 for a 40% gross margin)")
+    day = F.to_date("_time")
+    first = good.groupBy("_item").agg(F.min(day).alias("_first"))
+    launch = (good.join(first, on="_item", how="inner").where(day == F.col("_first"))
+              .where((F.col("_first") >= F.lit(start)) & (F.col("_first") < F.lit(end)))
+              .groupBy("_item").agg(F.round(F.avg("_price"), 4).alias("price"))
+              .withColumnRenamed("_item", "item_id"))
+    if conf.ingest.items_file:
+        items = read_items(spark, conf.ingest).select(
+            "item_id", *[F.col(f"_i_{f}").alias(f) for f in ITEM_FIELDS[1:]])
+        launch = launch.join(items, on="item_id", how="left")
+    else:
+        launch = launch.select("item_id", "price", *[F.lit(None).cast("string").alias(f) for f in ITEM_FIELDS[1:]])
+    rows = categories.assign(spark, conf, launch)
+    return rows.select(
+        F.col("item_id").alias("candidate_id"), "category", "subcategory", "brand", "title",
+        *[F.lit(None).cast("string").alias(f) for f in ("colour", "material", "style")],
+        "price", F.round(F.col("price") * F.lit(share), 4).alias("unit_cost"),
+        F.lit(None).cast("int").alias("min_order_qty"))
 
 
 ADAPTER = b.Adapter(NAME, (".csv", ".csv.gz", ".parquet"), read, validate, plan)
