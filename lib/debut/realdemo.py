@@ -18,7 +18,8 @@ public Olist order lines (../shared/realdata/olist, or $DEBUT_REALDATA/olist):
 5. ``debut import order_lines <rest>`` with run date --eval-date, then
    aggregate, evaluate and report at --eval-date: evaluate finds the plan of
    --plan-date and scores it, the oracle and the naive policies on the
-   candidates' real first weeks (gold.launch_outcomes).
+   candidates' real first weeks (printed, and in gold.launch_outcomes and the
+   report).
 
 The plan never sees a line after --plan-date: those lines enter the lake only
 in step 5, after the plan is written. The demo's tables live under the env's
@@ -102,25 +103,6 @@ def write_candidates(spark, conf, export: str, plan_date: dt.date, days: int, ev
     return len(pdf)
 
 
-def _summary(spark, conf, plan_date: dt.date) -> None:
-    from pyspark.sql import functions as F
-
-    from debut import io
-    if not io.exists(spark, conf, "gold.launch_outcomes"):
-        print("[demo-real] no gold.launch_outcomes: the plan could not be scored", flush=True)
-        return
-    rows = (io.read(spark, conf, "gold.launch_outcomes").where(F.col("plan_date") == F.lit(plan_date))
-            .groupBy("policy").agg(F.sum("profit").alias("profit"),
-                                   F.sum(F.col("quantity") + F.col("reorder_units")).alias("stocked"),
-                                   F.sum("units_sold").alias("sold"),
-                                   F.sum(F.col("launched").cast("int")).alias("launched"))
-            .orderBy(F.col("profit").desc()).collect())            # one row per policy
-    print(f"[demo-real] plan of {plan_date} scored on the candidates' real first weeks:", flush=True)
-    for r in rows:
-        print(f"[demo-real]   {r['policy']:<22} profit {r['profit']:>12,.0f}  launched {r['launched']:>5,}  "
-              f"stocked {r['stocked']:>8,.0f}  sold {r['sold']:>8,.0f}", flush=True)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m debut.realdemo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=None, help="the Olist folder (default: $DEBUT_REALDATA/olist or "
@@ -159,7 +141,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _cli(["import", "order_lines", rest, *common, "--run-date", str(eval_date)])
     for job in ("aggregate", "evaluate", "report"):
         _cli(["run", job, *common, "--run-date", str(eval_date)])
-    _summary(spark, conf, plan_date)
     print(f"[demo-real] done in {time.time() - t0:.0f}s; report under {conf.paths.reports_dir}", flush=True)
     return 0
 
