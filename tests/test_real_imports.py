@@ -263,9 +263,10 @@ def test_order_lines_olist_preset_one_row_per_unit_no_customers(spark, conf, tmp
         ("a", 1, "p1", 1, dt.datetime(2018, 1, 2, 10), None, "s1"),
         ("a", 2, "p1", 1, dt.datetime(2018, 1, 2, 10), None, "s1"),
         ("b", 1, "p2", 1, dt.datetime(2018, 1, 9, 8, 30), None, "s2")]
-    assert sorted((r.item_id, r.category, r.category_source, r.attributes) for r in
+    # no brand in the items file: the seller is the item's brand (its vendor's history)
+    assert sorted((r.item_id, r.category, r.category_source, r.attributes, r.brand) for r in
                   io.read(spark, conf, "bronze.catalog").collect()) == [
-        ("p1", "health_beauty", "given", '{"product_weight_g":225.0}'), ("p2", "uncategorised", "none", None)]
+        ("p1", "health_beauty", "given", '{"product_weight_g":225.0}', "s1"), ("p2", "uncategorised", "none", None, "s2")]
 
 
 def test_first_sold_candidates_are_the_window_launches_at_their_launch_price(spark, conf, tmp_path):
@@ -276,7 +277,8 @@ def test_first_sold_candidates_are_the_window_launches_at_their_launch_price(spa
     when = [ts("2018-04-30 23:00"), ts("2018-05-01 09:00"), ts("2018-05-01 17:00"), ts("2018-05-20 10:00"),
             ts("2018-05-03 10:00"), ts("2018-06-01 00:00"), ts("2018-05-30 23:59")]
     pd.DataFrame({"order_id": ["a", "b", "c", "d", "e", "f", "g"], "order_item_id": pd.array([1] * 7, dtype="int32"),
-                  "product_id": ["old", "p1", "p1", "p1", "p2", "late", "p3"], "seller_id": ["s"] * 7,
+                  "product_id": ["old", "p1", "p1", "p1", "p2", "late", "p3"],
+                  "seller_id": ["s0", "s1", "s1", "s9", "s2", "s0", " "],
                   "shipping_limit_date": [t.tz_localize("UTC") for t in when],
                   "price": [9.0, 10.0, 12.0, 50.0, 4.0, 7.0, 0.5]}).to_parquet(tmp_path / "order_items.parquet")
     pd.DataFrame({"product_id": ["p1", "p2", "old"], "product_category_name": ["beleza_saude", None, "x"]}
@@ -291,8 +293,9 @@ def test_first_sold_candidates_are_the_window_launches_at_their_launch_price(spa
         F.col("_reason").isNull())
     got = ol.first_sold_candidates(spark, conf, good, start=dt.date(2018, 5, 1), end=dt.date(2018, 5, 31))
     assert tuple(got.columns) == schemas.CANDIDATE_FIELDS
-    assert sorted((r.candidate_id, r.category, r.price, r.unit_cost) for r in got.collect()) == [
-        ("p1", "health_beauty", 11.0, 6.6), ("p2", "uncategorised", 4.0, 2.4), ("p3", "uncategorised", 0.5, 0.3)]
+    assert sorted((r.candidate_id, r.category, r.brand, r.price, r.unit_cost) for r in got.collect()) == [
+        ("p1", "health_beauty", "s1", 11.0, 6.6), ("p2", "uncategorised", "s2", 4.0, 2.4),
+        ("p3", "uncategorised", None, 0.5, 0.3)]
     with pytest.raises(ConfigError, match="ingest.unit_cost_share"):
         ol.first_sold_candidates(spark, conf.replace(**{"ingest.unit_cost_share": None}), good,
                                  start=dt.date(2018, 5, 1), end=dt.date(2018, 5, 31))

@@ -261,19 +261,24 @@ def read_items(spark: SparkSession, ic: IngestConf) -> DataFrame:
 
 
 def to_catalog_items(spark: SparkSession, good: DataFrame, ic: IngestConf) -> DataFrame:
-    """Per item with lines: latest unit price, attributes and category from the items file."""
+    """Per item with lines: latest unit price, attributes and category from the items file; brand
+    from the items file, else the seller of the item's latest line (a marketplace's vendor: its
+    past launches are what the forecaster's seller/brand history learns from)."""
     latest = Window.partitionBy("item_id").orderBy(F.col("_time").desc(), F.col("source_file").desc(),
                                                    F.col("_rid").desc())
     priced = (good.withColumn("item_id", F.col("_item"))
               .withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1)
-              .select("item_id", F.col("_price").alias("price"), "source_file"))
+              .select("item_id", F.col("_price").alias("price"), "source_file",
+                      b.nonblank(F.col("seller_id")).alias("_seller")))
     if not ic.items_file:
-        return priced.select("item_id", *[F.lit(None).cast("string").alias(f) for f in ITEM_FIELDS[1:]],
+        return priced.select("item_id", *[(F.col("_seller") if f == "brand" else F.lit(None).cast("string")).alias(f)
+                                          for f in ITEM_FIELDS[1:]],
                              "price", "source_file", F.lit(None).cast("string").alias("attributes"))
     items = read_items(spark, ic)
     return (priced.join(items, on="item_id", how="left")
-            .select("item_id", *[F.col(f"_i_{f}").alias(f) for f in ITEM_FIELDS[1:]], "price", "source_file",
-                    "attributes"))
+            .select("item_id", *[(F.coalesce(F.col("_i_brand"), F.col("_seller")) if f == "brand"
+                                  else F.col(f"_i_{f}")).alias(f) for f in ITEM_FIELDS[1:]],
+                    "price", "source_file", "attributes"))
 
 
 def plan(spark: SparkSession, conf: Config, good: DataFrame, run_date: dt.date) -> List[b.Write]:
@@ -296,7 +301,8 @@ def first_sold_candidates(spark: SparkSession, conf: Config, good: DataFrame, *,
 
     - price: the launch price, the mean unit price of the item's lines on its first day;
     - category, subcategory, brand, title: from the items file, renamed and derived exactly as
-      its catalog rows are (debut.ingest.categories.assign);
+      its catalog rows are (debut.ingest.categories.assign); brand, when the file has none, the
+      seller of the first day's lines, as in the catalog;
     - unit_cost: launch price x ingest.unit_cost_share (required: an export has no costs);
     - min_order_qty: empty (optimize.min_order_qty applies).
     Bounded by the candidates: one row per item first sold in the window."""
@@ -310,14 +316,17 @@ def first_sold_candidates(spark: SparkSession, conf: Config, good: DataFrame, *,
     first = good.groupBy("_item").agg(F.min(day).alias("_first"))
     launch = (good.join(first, on="_item", how="inner").where(day == F.col("_first"))
               .where((F.col("_first") >= F.lit(start)) & (F.col("_first") < F.lit(end)))
-              .groupBy("_item").agg(F.round(F.avg("_price"), 4).alias("price"))
+              .groupBy("_item").agg(F.round(F.avg("_price"), 4).alias("price"),
+                                    F.min(b.nonblank(F.col("seller_id"))).alias("_seller"))
               .withColumnRenamed("_item", "item_id"))
     if conf.ingest.items_file:
         items = read_items(spark, conf.ingest).select(
             "item_id", *[F.col(f"_i_{f}").alias(f) for f in ITEM_FIELDS[1:]])
         launch = launch.join(items, on="item_id", how="left")
     else:
-        launch = launch.select("item_id", "price", *[F.lit(None).cast("string").alias(f) for f in ITEM_FIELDS[1:]])
+        launch = launch.select("item_id", "price", "_seller",
+                               *[F.lit(None).cast("string").alias(f) for f in ITEM_FIELDS[1:]])
+    launch = launch.withColumn("brand", F.coalesce(F.col("brand"), F.col("_seller"))).drop("_seller")
     rows = categories.assign(spark, conf, launch)
     return rows.select(
         F.col("item_id").alias("candidate_id"), "category", "subcategory", "brand", "title",
