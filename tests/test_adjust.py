@@ -189,6 +189,7 @@ def _write_inputs(spark, conf, sales):
     io.merge(spark.createDataFrame(rows, ITEM_DAILY), conf, "silver.item_daily")
 
 
+@pytest.mark.slow   # the job on simulated tables, ~1 min
 def test_adjust_job_reviews_launched_items(spark, conf):
     from debut import io
     from debut.adjust import job

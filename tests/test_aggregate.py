@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
@@ -238,6 +239,7 @@ def _snapshot(spark, conf):
     return {name: io.read(spark, conf, name).localCheckpoint() for name in job.OUTPUTS}
 
 
+@pytest.mark.slow   # two whole aggregate runs, ~1 min
 def test_job_twice_changes_nothing(spark, conf):
     _write_bronze(spark, conf, BRONZE_EVENTS, BRONZE_ORDERS, BRONZE_CATALOG)
     first_counts = job.run(spark, conf, R1)
@@ -250,6 +252,7 @@ def test_job_twice_changes_nothing(spark, conf):
         assert_rows(io.read(spark, conf, name), first[name])
 
 
+@pytest.mark.slow   # two whole aggregate runs on the small simulator, ~2 min
 def test_job_incremental_run_matches_a_full_rebuild(spark, conf):
     _write_bronze(spark, conf, BRONZE_EVENTS, BRONZE_ORDERS, BRONZE_CATALOG)
     job.run(spark, conf, R1)

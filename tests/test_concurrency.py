@@ -166,6 +166,7 @@ def _silver(spark, conf):
             d.agg(F.sum("views"), F.sum("units")).first()[:])
 
 
+@pytest.mark.slow   # two subprocess aggregates, ~3 min; the two-ingest race and the kill test stay in the default suite
 def test_two_aggregates_at_once_write_each_day_once(spark, lake):
     run_job("ingest", lake, RUN, spark=spark)
     results = race(start(lake, "run", "aggregate"), start(lake, "run", "aggregate"))
@@ -176,6 +177,7 @@ def test_two_aggregates_at_once_write_each_day_once(spark, lake):
     assert _silver(spark, lake) == raced  # a rerun changes nothing
 
 
+@pytest.mark.slow   # two subprocess jobs, ~3 min
 def test_ingest_racing_aggregate_leaves_a_consistent_lake(spark, lake):
     run_job("ingest", lake, dt.date(2026, 9, 28), spark=spark)
     results = race(start(lake, "run", "ingest"), start(lake, "run", "aggregate"))

@@ -408,6 +408,7 @@ def _snapshot(spark, conf):
     return {name: sorted(tuple(r) for r in io.read(spark, conf, name).collect()) for name in TABLES}
 
 
+@pytest.mark.slow   # two whole build_features runs, ~1.5 min
 def test_job_twice_gives_identical_tables_and_embeds_only_new_texts(spark, conf):
     from debut.features import job
     from debut.core.pseudonym import hash_key, hmac_reference

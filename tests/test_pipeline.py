@@ -24,6 +24,9 @@ RUN = dt.date(2026, 10, 1)
 HASH_KEY = "k3y-" + secrets.token_hex(16)
 
 
+# the whole pipeline on the tiny simulator: ~7 minutes on 2 cores (`make test-all`)
+pytestmark = pytest.mark.slow
+
 @pytest.fixture(scope="module")
 def pipeline(spark, tmp_path_factory):
     from tests.conftest import make_conf

@@ -32,6 +32,7 @@ def test_wheel_ships_the_conf_files(wheel):
     assert {"debut/_conf/base.yaml", "debut/_conf/envs/cluster.yaml", "debut/cli.py"} <= names
 
 
+@pytest.mark.slow   # builds the wheel and spark-submits it, ~1.5 min
 def test_spark_submit_runs_a_job_from_the_wheel(wheel, tmp_path):
     from tests.conftest import make_conf  # same paths as the in-process tests use
     conf = make_conf(tmp_path)

@@ -105,6 +105,7 @@ def test_unknown_table_is_a_config_error(conf, capsys):
     assert "--tables: unknown table 'gold.nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow   # simulate + ingest + aggregate, ~1 min
 def test_all_invariants_hold_on_a_real_small_ingest_and_aggregate(spark, conf, capsys):
     small = conf.replace(**{"simulate.users": 40, "simulate.days": 4, "simulate.categories": 2,
                             "simulate.items_per_category": 6, "simulate.dirty_rate": 0.05})

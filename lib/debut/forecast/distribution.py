@@ -3,11 +3,16 @@
 The calibration pool is past launches forecast out of time (a model fit only
 on launches whose horizon had ended before theirs began): pairs of forecast
 mean mu_j and actual units y_j. An item with mean mu gets as its distribution
-the actual units of the pool's K launches nearest in log mu (rescaled by
-mu / mu_max, or mu / mu_min, only when mu lies beyond their range). Its
-quantiles are those of that sample and its mean is the sample mean, so a
-model that is off on launches like this one (too high, too low, too narrow)
-is corrected by what it did out of time. The outer quantiles (the P10-P90
+the relative errors y_j / mu_j of the pool's K launches nearest in log mu,
+each scaled to mu, and then all by one factor so that the sample's mean is mu
+x (sum y / sum mu over those K): the window's aggregate calibration, not the
+mean of its ratios, which a few small forecasts that sold well would inflate.
+Its quantiles are those of that sample, so a model that is off on launches
+like this one (too high, too low, too narrow) is corrected by what it did out
+of time, and two items with different means never share one distribution
+(with a pool of a hundred launches, K = 40 windows would otherwise give every
+candidate above the pool's top 40 forecasts the same quantiles and mean, and
+the optimizer could not tell them apart). The outer quantiles (the P10-P90
 interval) are then set at the levels that made the pool's own leave-one-out
 intervals cover ``target_coverage``: with counts (most launches selling 1
 unit) the nominal levels would over-cover.
@@ -19,7 +24,6 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-RATIO_CLIP = (0.2, 5.0)
 _GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)
 
 
@@ -70,13 +74,13 @@ class LocalDistribution:
         mu = np.maximum(np.asarray(mu, float), 1e-9)
         if not len(self.mu):
             return mu[:, None]
-        lm = np.log(self.mu)
-        win = _windows(lm, np.log(mu), self.k, np.arange(len(mu)) if loo else None)
-        # inside the window's range of means the neighbours stand as they are (counts stay counts);
-        # beyond it (the very highest or lowest forecasts) they are rescaled to the item's mean
-        inside = np.clip(mu, self.mu[win].min(axis=1), self.mu[win].max(axis=1))
-        ratio = np.clip(mu / inside, *RATIO_CLIP)
-        return self.y[win] * ratio[:, None]
+        win = _windows(np.log(self.mu), np.log(mu), self.k, np.arange(len(mu)) if loo else None)
+        y, m = self.y[win], self.mu[win]
+        rel = y / m                                         # each neighbour's actual / forecast
+        # one factor per item: the sample mean is mu x (sum y / sum mu) of its window
+        aggregate = y.sum(axis=1) / m.sum(axis=1)
+        scale = np.where(rel.mean(axis=1) > 0, aggregate / np.maximum(rel.mean(axis=1), 1e-12), 0.0)
+        return rel * (mu * scale)[:, None]
 
     def _calibrate_levels(self, target: float) -> Tuple[float, float]:
         """Outer levels whose leave-one-out intervals cover ``target`` of the pool, lower side first
