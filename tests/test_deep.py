@@ -317,6 +317,7 @@ def test_registered_ctr_loads_back_and_serves_with_pyfunc(ctr_trained):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow   # a Horovod run, ~30 s
 def test_uneven_partitions_train_equal_steps_without_hanging(spark, conf):
     """Petastorm row groups of 600, 20 and 5 rows: shards differ 30x, every rank does the same steps."""
     from debut.deep.train import train
@@ -334,6 +335,7 @@ def test_uneven_partitions_train_equal_steps_without_hanging(spark, conf):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow   # TorchDistributor training, ~25 s
 def test_ctr_trains_with_torch_distributor(spark, conf):
     from debut.deep.train import train
 

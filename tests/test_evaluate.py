@@ -327,6 +327,7 @@ def test_evaluate_scores_a_past_plan_on_the_sales_that_came_after_it(spark, conf
                                                                                    "C": [1, 1]}
 
 
+@pytest.mark.slow   # two evaluate runs on simulated tables, ~25 s
 def test_evaluate_waits_for_the_planned_candidates_first_weeks(spark, conf, capsys):
     from debut import io
     from debut.evaluate import job

@@ -80,6 +80,7 @@ def test_quarantine_keeps_no_raw_user_id(spark, lake):
     assert any(re.search(r'"user_id"\s*:\s*"[0-9a-f]{64}"', raw) for raw in raws)
 
 
+@pytest.mark.slow   # a second whole ingest of the simulated logs, ~35 s
 def test_second_run_changes_no_table(spark, lake):
     conf, stages = lake
     tables = [t for t in io.TABLES if io.exists(spark, conf, t)]
