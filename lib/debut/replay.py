@@ -40,38 +40,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 3
 
     from debut.core import policies
-    from debut.forecast import inputs, signals as signal_cols
     from debut.forecast.global_model import GlobalForecaster, params_of
-    from debut.forecast.launches import from_long
-    from debut.forecast.model import Signals
+    from debut.forecast.job import model_inputs
     from debut.forecast.output import forecast_frame, forecast_rows
     from debut.spark import get_spark
 
     fc = conf.forecast
-    spark = get_spark(conf, app_name="debut-replay")
-    long = inputs.collect_history(inputs.history_df(spark, conf, run_date), horizon=fc.horizon_weeks, as_of=run_date)
-    cands = inputs.candidates(spark, conf, run_date)
-    launch_ids = sorted(set(long["item_id"]))
-    items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
-    net, net_cutoff = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else (None, None)
-    signals = Signals(embeddings=inputs.embeddings(spark, conf, launch_ids + cands["item_id"].tolist()),
-                      catalog=inputs.catalog_rates(spark, conf, before=run_date, exclude=launch_ids)
-                      if fc.use_content else None,
-                      audience=inputs.audience(spark, conf) if fc.use_audience else None,
-                      net=net, net_trained_before=net_cutoff)
+    mi = model_inputs(get_spark(conf, app_name="debut-replay"), conf, run_date)   # what forecast_launch reads
     t0 = time.time()
-    hist, cand, used = signal_cols.attach(from_long(long, fc.horizon_weeks),
-                                          cands.assign(launch_date=pd.Timestamp(run_date)), signals,
-                                          use_content=fc.use_content, ridge_alpha=fc.content_ridge_alpha,
-                                          min_items=fc.content_min_items)
-    model = GlobalForecaster(params_of(fc), fc.horizon_weeks).fit(hist)
-    rows = forecast_frame(forecast_rows(model.predict(cand), cands, fc, plan_date=run_date, as_of=run_date), fc)
+    model = GlobalForecaster(params_of(fc), fc.horizon_weeks).fit(mi.hist_t)
+    rows = forecast_frame(forecast_rows(model.predict(mi.cand_t), mi.cands, fc, plan_date=run_date, as_of=run_date),
+                          fc)
     truth = pd.read_parquet(truth_path)
     table = policies.compare_policies(rows, truth[["candidate_id", "week", "units"]], conf)
     every = table[table["category"] == "ALL"].set_index("policy")
     expected = truth.groupby("candidate_id")["expected_units"].sum()
     mean = rows.set_index("candidate_id")["mean_units"]
-    print(f"[replay] {len(rows)} candidates from {len(model.train)} past launches (signals: {', '.join(used)}); "
+    print(f"[replay] {len(rows)} candidates from {len(model.train)} past launches (signals: {', '.join(mi.used)}); "
           f"forecast and plans in {time.time() - t0:.1f}s")
     for policy, r in every.iterrows():
         print(f"[replay]   {policy:<12} {r['pct_of_oracle']:7.1f}% of oracle  profit {r['profit']:>10,.0f}  "

@@ -13,6 +13,7 @@ and MLflow (component "forecast").
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Dict, Optional
 
 import numpy as np
@@ -50,34 +51,54 @@ def _catalog(spark: SparkSession, conf: Config, before: dt.date, launch_ids) -> 
     return rates
 
 
+@dataclass
+class ModelInputs:
+    """What the global model is fitted and applied on at one plan date."""
+    cands: pd.DataFrame          # the plan's candidates (bronze.candidates + price band)
+    table: pd.DataFrame          # past launches, one row per launch with week_1..week_H
+    embeddings: Dict             # item_id -> text embedding (catalog's, or titles embedded here)
+    signals: Signals
+    hist_t: pd.DataFrame         # ``table`` with the signal columns: the fit table
+    cand_t: pd.DataFrame         # the candidates with the signal columns
+    used: list                   # names of the signals used
+
+
+def model_inputs(spark: SparkSession, conf: Config, run_date: dt.date) -> ModelInputs:
+    """Read every table the forecast uses for plan_date = run_date (bounded by launches and
+    candidates) and attach the optional signals; ValueError when there is no candidate."""
+    fc = conf.forecast
+    history = inputs.history_df(spark, conf, run_date)
+    long = inputs.collect_history(history, horizon=fc.horizon_weeks, as_of=run_date)
+    cands = inputs.candidates(spark, conf, run_date)
+    if not len(cands):
+        raise ValueError(f"bronze.candidates has no candidates for plan_date {run_date}: nothing to forecast")
+    launch_ids = sorted(set(long["item_id"]))
+    emb = inputs.embeddings(spark, conf, launch_ids + cands["item_id"].tolist())
+    described = pd.concat([long.drop_duplicates("item_id")[["item_id", "title"]], cands[["item_id", "title"]]])
+    emb.update(inputs.embed_titles(described, emb, conf))
+    audience = inputs.audience(spark, conf) if fc.use_audience else None
+    items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
+    net, net_cutoff = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else (None, None)
+    signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
+                      audience=audience, net=net, net_trained_before=net_cutoff)
+    table = from_long(long, fc.horizon_weeks)
+    launching = cands.assign(launch_date=pd.Timestamp(run_date))
+    hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
+                                              ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items)
+    return ModelInputs(cands, table, emb, signals, hist_t, cand_t, used)
+
+
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
     """Forecast the candidates of plan_date = run_date; returns row counts written."""
     fc = conf.forecast
     with tracking.job_run(conf, JOB, run_date.isoformat()):
-        history = inputs.history_df(spark, conf, run_date)
-        long = inputs.collect_history(history, horizon=fc.horizon_weeks, as_of=run_date)
-        cands = inputs.candidates(spark, conf, run_date)
-        if not len(cands):
-            raise ValueError(f"bronze.candidates has no candidates for plan_date {run_date}: nothing to forecast")
-        launch_ids = sorted(set(long["item_id"]))
-        emb = inputs.embeddings(spark, conf, launch_ids + cands["item_id"].tolist())
-        described = pd.concat([long.drop_duplicates("item_id")[["item_id", "title"]], cands[["item_id", "title"]]])
-        emb.update(inputs.embed_titles(described, emb, conf))
-        audience = inputs.audience(spark, conf) if fc.use_audience else None
+        mi = model_inputs(spark, conf, run_date)
+        cands, table, emb, hist_t, cand_t, used = mi.cands, mi.table, mi.embeddings, mi.hist_t, mi.cand_t, mi.used
         if fc.use_audience:  # none without customer ids: the forecast goes on without that component
+            audience = mi.signals.audience
             status.record(spark, conf, "forecast_launch", run_date, [
                 ("audience", status.OK, None, len(audience)) if audience is not None else
                 ("audience", status.SKIPPED, NO_AUDIENCE, 0)])
-        items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
-        net, net_cutoff = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else (None, None)
-        signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
-                          audience=audience, net=net, net_trained_before=net_cutoff)
-
-        table = from_long(long, fc.horizon_weeks)
-        launching = cands.assign(launch_date=pd.Timestamp(run_date))
-        hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
-                                                  ridge_alpha=fc.content_ridge_alpha,
-                                                  min_items=fc.content_min_items)
         model = GlobalForecaster(params_of(fc), fc.horizon_weeks).fit(hist_t)
         pred = model.predict(cand_t)
         rows = forecast_rows(pred, cands, fc, plan_date=run_date, as_of=run_date)

@@ -291,7 +291,6 @@ def plan(spark: SparkSession, conf: Config, good: DataFrame, run_date: dt.date) 
     ]
 
 
-
 # ------------------------------------------------------------------ a backtest's candidates
 def first_sold_candidates(spark: SparkSession, conf: Config, good: DataFrame, *, start: dt.date,
                           end: dt.date) -> DataFrame:
