@@ -189,28 +189,39 @@ def _stages(start: Optional[str], stop: Optional[str]) -> List[str]:
 
 
 def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict[str, float]:
-    """Run ``stages`` in order in one Spark session, holding the lake's lease from the first Spark stage."""
+    """Run ``stages`` in order in one Spark session, holding the lake's lease from the first Spark stage.
+
+    Prints per stage its time, Spark jobs and peak resident memory (this process and its
+    children: in local mode the driver JVM, which holds the executors, and Python workers).
+    """
     from debut import lease
+    from debut.core.memory import RssSampler, gib
     times: Dict[str, float] = {}
     jobs: Dict[str, int] = {}
+    peaks: Dict[str, int] = {}
     spark, held = None, None
     try:
-        for i, job in enumerate(stages, 1):
-            print(f"[debut] stage {i}/{len(stages)}: {job} (run_date {run_date})", flush=True)
-            t0 = time.time()
-            if spark is None and job not in NO_SPARK:
-                spark = _spark(conf, "pipeline")
-                held = lease.acquire(spark, conf, "pipeline")
-            elif held is not None:
-                held = lease.renew(spark, conf, held)
-            n0 = spark_jobs_started(spark) if spark is not None else 0
-            run_job(job, conf, run_date, spark=spark)
-            times[job] = time.time() - t0
-            jobs[job] = spark_jobs_started(spark) - n0 if spark is not None else 0
-            print(f"[debut] stage {job} done in {times[job]:.1f}s ({jobs[job]} Spark jobs)", flush=True)
-        total = sum(times.values())
-        print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s/{jobs[k]} jobs" for k, v in times.items())
-              + f"; total {total:.1f}s, {sum(jobs.values())} Spark jobs")
+        with RssSampler() as rss:
+            for i, job in enumerate(stages, 1):
+                print(f"[debut] stage {i}/{len(stages)}: {job} (run_date {run_date})", flush=True)
+                t0 = time.time()
+                rss.mark()
+                if spark is None and job not in NO_SPARK:
+                    spark = _spark(conf, "pipeline")
+                    held = lease.acquire(spark, conf, "pipeline")
+                elif held is not None:
+                    held = lease.renew(spark, conf, held)
+                n0 = spark_jobs_started(spark) if spark is not None else 0
+                run_job(job, conf, run_date, spark=spark)
+                times[job] = time.time() - t0
+                jobs[job] = spark_jobs_started(spark) - n0 if spark is not None else 0
+                peaks[job] = max(rss.window_peak, rss.sample())
+                print(f"[debut] stage {job} done in {times[job]:.1f}s ({jobs[job]} Spark jobs, "
+                      f"peak RSS {gib(peaks[job])})", flush=True)
+            total = sum(times.values())
+            print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s/{jobs[k]} jobs" for k, v in times.items())
+                  + f"; total {total:.1f}s, {sum(jobs.values())} Spark jobs; peak RSS {gib(rss.peak)} "
+                  f"(in {max(peaks, key=peaks.get) if peaks else '-'}; driver JVM + Python)", flush=True)
         if spark is not None:
             from debut.report.summary import print_pipeline_summary
             print_pipeline_summary(spark, conf, run_date)

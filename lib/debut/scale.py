@@ -37,10 +37,11 @@ import os
 import re
 import shutil
 import sys
-import threading
 import time
 import urllib.request
 from typing import Dict, List, Optional
+
+from debut.core.memory import RssSampler
 
 RUN_DATE = dt.date(2026, 10, 1)
 EVENTS_PER_USER = 85.0          # default simulator: ~255k events for 3,000 users over 120 days
@@ -79,35 +80,6 @@ def scaled_conf(base: str, events: int, items: int, driver_memory: str, users: O
         # draw 10^11 scores
         "recommend.eval_max_customers=100000",
     ])
-
-
-class RssSampler:
-    """Peak resident memory of this process and its children (the JVM), sampled every second."""
-
-    def __init__(self) -> None:
-        import psutil
-        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-        while not self._stop.is_set():
-            total = 0
-            for p in [self.proc, *self.proc.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            self._stop.wait(1.0)
-
-    def __enter__(self) -> "RssSampler":
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
 
 
 def _rest(spark, path: str):
