@@ -232,6 +232,48 @@ def file_counts(validated: DataFrame, accepted: DataFrame, files: Sequence[Landi
                     (n["read"] - n["accepted"] - n["quarantined"]).alias("duplicates")))
 
 
+def read_counts(validated: DataFrame, span: Optional[str] = None) -> DataFrame:
+    """Per file read: rows read, rows quarantined and, with ``span`` (a timestamp
+    column), the first and last day of the good rows (``_lo``, ``_hi``). Small:
+    one row per file."""
+    good_day = F.when(F.col("_reason").isNull(), F.to_date(span)) if span else F.lit(None).cast("date")
+    return (validated.groupBy("source_file")
+            .agg(F.count(F.lit(1)).alias("read"), F.count(F.col("_reason")).alias("quarantined"),
+                 F.min(good_day).alias("_lo"), F.max(good_day).alias("_hi")))
+
+
+def span_of(read_rows) -> Optional[Tuple[dt.date, dt.date]]:
+    """(first, last) good day over ``read_counts`` rows; None when no row has one."""
+    los = [r["_lo"] for r in read_rows if r["_lo"] is not None]
+    his = [r["_hi"] for r in read_rows if r["_hi"] is not None]
+    return (min(los), max(his)) if los else None
+
+
+def count_rows(files: Sequence[LandingFile], read_rows, accepted: dict, source: str,
+               run_date: dt.date) -> List[dict]:
+    """ops.ingest_files rows (as dicts, in its column order): per listed file, read and
+    quarantined (``read_counts`` rows), accepted (``accepted``: source_file -> rows the
+    run writes) and duplicates, the good rows not accepted. A listed file without
+    a row read (empty) counts zeros."""
+    read = {r["source_file"]: r for r in read_rows}
+    out = []
+    for f in files:
+        r = read.get(f.path)
+        n_read, n_bad = (int(r["read"]), int(r["quarantined"])) if r else (0, 0)
+        n_acc = int(accepted.get(f.path, 0))
+        out.append({"source_file": f.path, "source": source, "file_size": int(f.size), "ingest_run_date": run_date,
+                    "read": n_read, "accepted": n_acc, "quarantined": n_bad,
+                    "duplicates": n_read - n_acc - n_bad})
+    return out
+
+
+def counts_frame(spark: SparkSession, rows: List[dict]) -> DataFrame:
+    """``count_rows`` as an ops.ingest_files frame."""
+    from debut import schemas
+    return spark.createDataFrame([tuple(r[f.name] for f in schemas.INGEST_FILES.fields) for r in rows],
+                                 schemas.INGEST_FILES)
+
+
 def run_log_rows(ingest_files: DataFrame, job: str, run_date: dt.date) -> DataFrame:
     """Sums of ops.ingest_files for one run: derived, so it always reconciles."""
     return (ingest_files.where(F.col("ingest_run_date") == F.lit(run_date).cast("date"))

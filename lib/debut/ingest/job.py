@@ -48,11 +48,12 @@ class Source:
     update: bool = False
     update_condition: Optional[str] = None
     id_format: Optional[str] = None        # json | csv: quarantined records carry a customer id to redact
+    span: Optional[str] = None             # validated timestamp column whose dates are the table's partitions
 
 
 SOURCES = (
     Source("events", "events", (".jsonl", ".json"), "bronze.events", ev.read_lines, ev.validate_events,
-           ev.to_bronze_events, id_format="json"),
+           ev.to_bronze_events, id_format="json", span="_time"),
     Source("orders", "orders", (".csv",), "bronze.orders",
            lambda s, p: tb.read_csv(s, p, schemas.ORDER_FIELDS), tb.validate_orders, tb.to_bronze_orders,
            update=True, update_condition=tb.ORDER_UPDATE_CONDITION, id_format="csv"),
@@ -85,17 +86,21 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
                  .persist(StorageLevel.MEMORY_AND_DISK))
     changes = None
     try:
+        # One pass over the files' text parses and validates every row (cached): per file,
+        # rows read and quarantined, and the good rows' days (they bound the dedup against the table).
+        read_rows = c.read_counts(validated, src.span).collect()   # one row per file read
         rows = src.to_bronze(validated.where(F.col("_reason").isNull()), key, run_date)
-        changes = _changes(spark, conf, src, rows).persist(StorageLevel.MEMORY_AND_DISK)
-        # Small: one row per landing file. Materialised before anything is written.
-        count_rows = c.file_counts(validated, changes, files, src.name, run_date).collect()
-        counts = spark.createDataFrame(count_rows, schemas.INGEST_FILES)
-        bad = validated.where(F.col("_reason").isNotNull())
-        if src.id_format:
-            bad = c.redact_user_ids(bad, key, src.id_format)
-        # insert-only on record_hash: a batch redone after a crash adds no second copy
-        io.merge(c.to_quarantine(bad, src.name, run_date),
-                 conf, "quarantine.records", update=False)
+        changes = _changes(spark, conf, src, rows, c.span_of(read_rows)).persist(StorageLevel.MEMORY_AND_DISK)
+        # The second and last pass dedups and pseudonymises the good rows (cached): per file, rows accepted.
+        accepted = {r["source_file"]: r["accepted"] for r in
+                    changes.groupBy("source_file").agg(F.count(F.lit(1)).alias("accepted")).collect()}
+        count_rows = c.count_rows(files, read_rows, accepted, src.name, run_date)
+        if sum(r["quarantined"] for r in count_rows):
+            bad = validated.where(F.col("_reason").isNotNull())
+            if src.id_format:
+                bad = c.redact_user_ids(bad, key, src.id_format)
+            # insert-only on record_hash: a batch redone after a crash adds no second copy
+            io.merge(c.to_quarantine(bad, src.name, run_date), conf, "quarantine.records", update=False)
         if sum(r["accepted"] for r in count_rows):
             with io.commit_metadata(spark, batch_metadata(src.name, run_date, count_rows)):
                 if src.update:
@@ -103,10 +108,10 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
                 else:
                     io.append(changes, conf, src.table)
         c.crash_point(f"{JOB}:after_data_commit")
-        # the bookkeeping commit says up to which data version the source is recorded
         data_version = io.version(spark, conf, src.table) if io.exists(spark, conf, src.table) else -1
+        # the bookkeeping commit says up to which data version the source is recorded
         with io.commit_metadata(spark, {RECORDED: {"source": src.name, "data_version": data_version}}):
-            io.merge(counts, conf, "ops.ingest_files")
+            io.merge(c.counts_frame(spark, count_rows), conf, "ops.ingest_files")
     finally:
         validated.unpersist()
         if changes is not None:
@@ -191,23 +196,24 @@ def update_run_log(spark: SparkSession, conf: Config, dates) -> None:
             io.merge(spark.createDataFrame(sorted(want), schemas.RUN_LOG), conf, "ops.run_log")
 
 
-def _changes(spark: SparkSession, conf: Config, src: Source, rows: DataFrame) -> DataFrame:
+def _changes(spark: SparkSession, conf: Config, src: Source, rows: DataFrame,
+             span: Optional[Tuple[dt.date, dt.date]] = None) -> DataFrame:
     """Rows of ``rows`` that change the table: new keys, or (for updatable sources)
     matched rows passing the update condition. Computed against the table's
     version at the start of the run, read by version number (time travel), so a
     recomputation after our own write (an evicted cache block) still sees the
-    same target and yields the same rows."""
+    same target and yields the same rows. ``span``: the first and last day of
+    the rows' partitions (src.span), None when the rows are not partitioned by day."""
     if not io.exists(spark, conf, src.table):
         return rows
     keys = list(io.spec(src.table).keys)
     target = io.read(spark, conf, src.table, version=io.version(spark, conf, src.table))
-    parts = io.spec(src.table).partition_by
-    if parts == ("event_date",):
+    if src.span:
         # Prune the target to the batch's days: a re-delivered event keeps its event_time.
-        lo, hi = rows.agg(F.min("event_date"), F.max("event_date")).first()
-        if lo is None:
+        if span is None:   # no good row
             return rows
-        target = target.where(F.col("event_date").between(lo, hi))
+        (partition,) = io.spec(src.table).partition_by
+        target = target.where(F.col(partition).between(*span))
     if not src.update:
         return rows.join(target.select(*keys), on=keys, how="left_anti")
     # Aliases s (incoming) and t (table), as in the MERGE's update condition.
