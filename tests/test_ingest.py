@@ -214,6 +214,28 @@ def test_files_whose_paths_need_escaping_reconcile_under_their_listed_path(spark
     assert src == {"p1": os.path.basename(plain), "o1": "late delivery 100%.jsonl", "o2": "late delivery 100%.jsonl"}
 
 
+def test_local_listing_names_files_as_hadoop_does(spark, tmp_path):
+    root = tmp_path / "landing" / "events"
+    names = ["date=2026-09-30/a.jsonl", "date=2026-09-30/late delivery 100%.jsonl", "date=2026-09-30/ü+#x.jsonl",
+             "events-2026-09-29-000.jsonl", "sub/deeper/b.jsonl", "_tmp.jsonl", ".hidden.jsonl", "notes.txt"]
+    for n in names:
+        write(str(root / n), b"{}\n")
+    os.symlink(root / "sub", root / "linked")
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(str(root))
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    assert sorted(c._walk_local(str(root))) == sorted(c._list_hadoop(fs, path))
+    listed = c.list_landing_files(spark, str(root), (".jsonl",))
+    assert [(os.path.relpath(f.path[len("file:"):], root), f.size, f.date) for f in listed] == [
+        ("date=2026-09-30/a.jsonl", 3, dt.date(2026, 9, 30)),
+        ("date=2026-09-30/late delivery 100%.jsonl", 3, dt.date(2026, 9, 30)),
+        ("date=2026-09-30/ü+#x.jsonl", 3, dt.date(2026, 9, 30)),
+        ("events-2026-09-29-000.jsonl", 3, dt.date(2026, 9, 29)),
+        ("linked/deeper/b.jsonl", 3, None), ("sub/deeper/b.jsonl", 3, None)]
+    one = c.list_landing_files(spark, str(root / "events-2026-09-29-000.jsonl"), (".jsonl",))
+    assert [f.path for f in one] == [f"file:{root}/events-2026-09-29-000.jsonl"]
+
+
 def test_late_file_for_an_earlier_day_is_merged_without_duplicates(spark, conf):
     landing_events(conf, "2026-09-29", [event(event_id="a1", event_time="2026-09-29T09:00:00Z")])
     job.run(spark, conf, dt.date(2026, 9, 30))

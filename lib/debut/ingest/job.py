@@ -6,11 +6,12 @@ holds (MERGE), and counted per file into ops.ingest_files; ops.run_log is the
 sum per run. read = accepted + quarantined + duplicates, file by file.
 A rerun finds no new file and changes nothing.
 
-Crash safety: per source the writes are quarantine (insert-only), data, then
-ops.ingest_files. The data commit carries the batch's per-file counts in its
-commitInfo.userMetadata; a run that finds its source table's latest commit is a
-batch whose files ops.ingest_files lacks completes that bookkeeping from it and
-does not read those files again. ops.run_log is re-derived at the end of every
+Crash safety: per source the writes are quarantine (insert-only), then data;
+the run's ops.ingest_files rows for all sources are one commit at its end. The
+data commit carries the batch's per-file counts in its commitInfo.userMetadata;
+a run that finds a source table's latest commit is a batch whose files
+ops.ingest_files lacks completes that bookkeeping from it and does not read
+those files again. ops.run_log is re-derived at the end of every
 run and written only when it differs. Concurrent runs are kept apart by the
 lake's lease (debut.lease, taken by the CLI).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -65,20 +66,19 @@ SOURCES = (
 )
 
 
-def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Source, key: bytes) -> Optional[Dict]:
-    """Ingest one source's new files; returns its counts, or None when there was nothing new.
+def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Source, key: bytes,
+                  files) -> Tuple[Dict, List[dict]]:
+    """Ingest one source's new ``files``; returns its counts and its ops.ingest_files rows.
 
     The rows to write (``changes``: new keys, or order lines whose status moved
     on) are computed against the table as it is when the run starts, counted per
     file, then written; the per-file counts are the authoritative record.
-    Writes go quarantine, data, bookkeeping: the data commit carries the batch's
-    per-file counts (``BATCH``), so a run that dies before its bookkeeping is
-    completed by the next one (``complete_unrecorded``) and never re-appended.
+    Writes go quarantine, then data: the data commit carries the batch's
+    per-file counts (``BATCH``). The run records every source's rows in
+    ops.ingest_files in one commit at its end (``record``); a run that dies
+    before that is completed by the next one (``complete_unrecorded``) and never
+    re-appended.
     """
-    root = f"{conf.paths.landing_dir.rstrip('/')}/{src.subdir}"
-    files = c.files_to_ingest(spark, conf, root, src.suffixes, run_date)
-    if not files:
-        return None
     paths = [f.path for f in files]
     # the raw text is kept for quarantined rows only (good rows are tie-broken by its hash, _rawh)
     validated = (src.validate(src.read(spark, paths), run_date, conf.ingest)
@@ -108,10 +108,6 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
                 else:
                     io.append(changes, conf, src.table)
         c.crash_point(f"{JOB}:after_data_commit")
-        data_version = io.version(spark, conf, src.table) if io.exists(spark, conf, src.table) else -1
-        # the bookkeeping commit says up to which data version the source is recorded
-        with io.commit_metadata(spark, {RECORDED: {"source": src.name, "data_version": data_version}}):
-            io.merge(c.counts_frame(spark, count_rows), conf, "ops.ingest_files")
     finally:
         validated.unpersist()
         if changes is not None:
@@ -120,7 +116,26 @@ def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Sou
     res = {"source": src.name, "files": len(files), **total}
     if res["duplicates"] < 0:  # more rows written than good rows read: a bug, never data to keep quiet about
         raise RuntimeError(f"ingest {src.name}: accepted more rows than were read: {res}")
-    return res
+    return res, count_rows
+
+
+def record(spark: SparkSession, conf: Config, batches: Dict[str, List[dict]]) -> None:
+    """One ops.ingest_files commit for the run's batches (source -> its rows). The commit
+    says up to which data version each source is recorded (``RECORDED``)."""
+    if not batches:
+        return
+    marks = [{"source": src.name,
+              "data_version": io.version(spark, conf, src.table) if io.exists(spark, conf, src.table) else -1}
+             for src in SOURCES if src.name in batches]
+    with io.commit_metadata(spark, {RECORDED: marks}):
+        io.merge(c.counts_frame(spark, [r for rows in batches.values() for r in rows]), conf, "ops.ingest_files")
+
+
+def _recorded_marks(meta: dict) -> List[dict]:
+    """The {source, data_version} marks of a bookkeeping commit's metadata: a list (one commit
+    for a run's sources) or, as older runs wrote it, one mark."""
+    marks = meta.get(RECORDED) or []
+    return [m for m in (marks if isinstance(marks, list) else [marks]) if isinstance(m, dict)]
 
 
 def batch_metadata(source: str, run_date: dt.date, count_rows) -> Dict:
@@ -169,11 +184,12 @@ def _recorded_up_to(spark: SparkSession, conf: Config, source: str, commits: int
         return best
     for r in io.delta_table(spark, conf, "ops.ingest_files").history(commits).select("userMetadata").collect():
         try:
-            meta = json.loads(r["userMetadata"] or "{}").get(RECORDED) or {}
-        except (ValueError, AttributeError):
+            marks = _recorded_marks(json.loads(r["userMetadata"] or "{}"))
+        except (ValueError, AttributeError, TypeError):
             continue
-        if meta.get("source") == source:
-            best = max(best, int(meta.get("data_version", -1)))
+        for mark in marks:
+            if mark.get("source") == source:
+                best = max(best, int(mark.get("data_version", -1)))
     return best
 
 
@@ -227,20 +243,25 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]
     key = c.hash_key(conf)  # fail before reading anything when the key is missing
     if not c.path_exists(spark, conf.paths.landing_dir):
         raise conf.path_error("paths.landing_dir", "does not exist: nothing to ingest from")
-    results = {}
+    results, batches = {}, {}
     log_dates = {run_date}
     for src in SOURCES:
         recovered = complete_unrecorded(spark, conf, src)
         if recovered is not None:
             log_dates.add(recovered)
-        res = ingest_source(spark, conf, run_date, src, key)
-        if res is None:
+    landing = conf.paths.landing_dir.rstrip("/")
+    new = c.files_to_ingest(spark, conf, {src.name: c.list_landing_files(spark, f"{landing}/{src.subdir}", src.suffixes)
+                                          for src in SOURCES}, run_date)
+    for src in SOURCES:
+        if not new[src.name]:
             print(f"[ingest] {src.name}: no new files")
             continue
+        res, batches[src.name] = ingest_source(spark, conf, run_date, src, key, new[src.name])
         results[src.name] = res
         ok = res["read"] == res["accepted"] + res["quarantined"] + res["duplicates"]
         print(f"[ingest] {src.name}: files {res['files']}, read {res['read']:,} = accepted {res['accepted']:,}"
               f" + quarantined {res['quarantined']:,} + duplicates {res['duplicates']:,}"
               f"{'' if ok else '  (DOES NOT RECONCILE)'}")
+    record(spark, conf, batches)
     update_run_log(spark, conf, log_dates)
     return results
