@@ -261,3 +261,11 @@ def test_order_status_update_counts_as_accepted_and_reread_as_duplicate(spark, c
     assert (res["read"], res["accepted"], res["quarantined"], res["duplicates"]) == (2, 1, 0, 1)
     [row] = io.read(spark, conf, "bronze.orders").collect()
     assert (row.status, row.status_time) == ("returned", dt.datetime(2026, 9, 30, 8))
+
+
+def test_bookkeeping_marks_are_read_in_both_formats():
+    one_run = {job.RECORDED: [{"source": "events", "data_version": 3}, {"source": "orders", "data_version": 1}]}
+    older = {job.RECORDED: {"source": "events", "data_version": 2}}
+    assert job._recorded_marks(one_run) == one_run[job.RECORDED]
+    assert job._recorded_marks(older) == [{"source": "events", "data_version": 2}]
+    assert job._recorded_marks({}) == [] and job._recorded_marks({job.RECORDED: ["junk"]}) == []
