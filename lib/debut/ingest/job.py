@@ -67,7 +67,7 @@ SOURCES = (
 
 
 def ingest_source(spark: SparkSession, conf: Config, run_date: dt.date, src: Source, key: bytes,
-                  files) -> Tuple[Dict, List[dict]]:
+                  files: List[c.LandingFile]) -> Tuple[Dict, List[dict]]:
     """Ingest one source's new ``files``; returns its counts and its ops.ingest_files rows.
 
     The rows to write (``changes``: new keys, or order lines whose status moved
@@ -250,8 +250,8 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Dict]
         if recovered is not None:
             log_dates.add(recovered)
     landing = conf.paths.landing_dir.rstrip("/")
-    new = c.files_to_ingest(spark, conf, {src.name: c.list_landing_files(spark, f"{landing}/{src.subdir}", src.suffixes)
-                                          for src in SOURCES}, run_date)
+    listed = {src.name: c.list_landing_files(spark, f"{landing}/{src.subdir}", src.suffixes) for src in SOURCES}
+    new = c.files_to_ingest(spark, conf, listed, run_date)
     for src in SOURCES:
         if not new[src.name]:
             print(f"[ingest] {src.name}: no new files")
