@@ -12,7 +12,7 @@ import pytest
 from debut.config import ConfigError
 from debut.forecast import encode, harness
 from debut.forecast.distribution import LocalDistribution
-from debut.forecast.global_model import GlobalForecaster, ModelParams
+from debut.forecast.global_model import GlobalForecaster, ModelParams, choose_blend
 from debut.forecast.launches import clean_candidates, clean_history, week_cols
 from debut.core import scenarios
 
@@ -148,6 +148,37 @@ def test_400_sparse_categories_get_smooth_model_predictions():
 
 
 # ------------------------------------------------------------------ calibration
+def test_blend_weight_goes_to_the_model_with_the_smaller_pool_deviance():
+    y = np.array([1.0, 2.0, 4.0, 8.0])
+    exact, off = y.copy(), np.array([4.0, 4.0, 4.0, 4.0])
+    p = ModelParams(blend_weights=(0.0, 0.5, 1.0))
+    w, a, mu = choose_blend([{"gbm": off[:2], 0.1: exact[:2]}, {"gbm": off[2:], 0.1: exact[2:]}], y, p)
+    assert (w, a) == (0.0, 0.1)
+    np.testing.assert_allclose(mu, exact)
+    w, a, mu = choose_blend([{"gbm": exact, 0.1: off}], y, p)
+    assert (w, a) == (1.0, None)
+    np.testing.assert_allclose(mu, exact)
+    # halfway: the geometric mean of the two forecasts when that is closest
+    w, a, mu = choose_blend([{"gbm": y * 2.0, 0.1: y / 2.0}], y, p)
+    assert (w, a) == (0.5, 0.1)
+    np.testing.assert_allclose(mu, y)
+
+
+def test_a_small_log_linear_history_takes_the_glm_into_its_level():
+    rng = np.random.default_rng(3)
+    n = 150
+    x = rng.normal(0, 1, n)
+    df = pd.DataFrame({"item_id": [f"i{j:03d}" for j in range(n)], "signal": x,
+                       "launch_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n) * 2, unit="D")})
+    df["week_1"] = rng.poisson(np.exp(1.5 + 0.8 * x)).astype(float)
+    m = GlobalForecaster(ModelParams(max_iter=60, min_fit=20), 1).fit(df)
+    assert m.level.blend < 1.0 and m.level.alpha in m.level.glms
+    out = m.predict(pd.DataFrame({"item_id": ["lo", "hi"], "signal": [-1.0, 1.0],
+                                  "launch_date": pd.Timestamp("2025-12-01")}))
+    assert out.loc[1, "level_mean"] > 2.5 * out.loc[0, "level_mean"]
+    assert out.loc[0, "weights"]["gbm_share"] == m.level.blend
+
+
 def test_local_distribution_quantiles_cover_nominal_on_known_quantiles():
     rng = np.random.default_rng(0)
 

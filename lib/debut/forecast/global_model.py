@@ -9,7 +9,14 @@ attributes, log price and its position in the category, launch month and its
 interaction with the top category, title components (TF-IDF + SVD, sklearn),
 embedding components when an ``embedding`` column is given, and the analogs'
 units (``debut.forecast.analogs``). Every encoding of a training row is out of
-fold. Distribution: ``debut.forecast.distribution`` on out-of-time forecasts
+fold. Beside it, a ridge-penalised Poisson GLM (scikit-learn's PoissonRegressor)
+over the compact columns (numeric attributes and signals, log price and its
+position, the encodings' means and counts, the analogs' mean): on a few
+hundred launches the boosting overfits and its out-of-time forecasts are too
+extreme, where the GLM is steady. The level is the geometric blend of the two,
+the weight and the GLM's penalty chosen by Poisson deviance on the out-of-time
+calibration pool (weight 1, the boosting alone, when that pool is too small).
+Distribution: ``debut.forecast.distribution`` on out-of-time forecasts
 of the later past launches. Weekly curve: ``curves.hierarchy_shapes``.
 """
 from __future__ import annotations
@@ -20,6 +27,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import PoissonRegressor
+from sklearn.metrics import mean_poisson_deviance
 from threadpoolctl import threadpool_limits
 
 from debut.forecast import analogs, curves, encode
@@ -51,6 +60,8 @@ class ModelParams:
     min_fit: int = 30                      # launches a calibration model needs
     seed: int = 7
     threads: int = 1                       # OpenMP threads of the boosting: on a busy driver one is much faster
+    glm_alphas: Sequence[float] = (0.01, 0.1, 1.0)   # the GLM's L2 penalties (standardised columns) tried
+    blend_weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)   # boosting's share of the log level tried
 
 
 def params_of(fc) -> ModelParams:
@@ -256,6 +267,7 @@ class Featurizer:
         return np.column_stack([enc_cols[0][:, -1], enc_cols[1][:, -1]])
 
     def _assemble(self, df, enc_cols, num, lp, text, knn) -> np.ndarray:
+        self.last_compact = self._compact(df, enc_cols, num, lp, knn)
         cols = enc_cols + [num, text, knn]
         if self.has_price:
             cols += [lp[:, None], self._price_position(df, lp)[:, None]]
@@ -267,6 +279,18 @@ class Featurizer:
         self.n_native = len(native)
         x = np.column_stack([c for c in cols if c.shape[1]] + ([np.column_stack(native)] if native else []))
         return x
+
+    def _compact(self, df, enc_cols, num, lp, knn) -> np.ndarray:
+        """The GLM's columns: numeric attributes and signals (log1p when non-negative), log price and its
+        position, every encoding's mean log units and launch counts, the analogs' mean log units."""
+        numx = num.copy()
+        if num.shape[1]:
+            nonneg = np.nanmin(np.where(np.isfinite(num), num, 0.0), axis=0) >= 0
+            numx[:, nonneg] = np.log1p(np.maximum(num[:, nonneg], 0.0))
+        cols = [numx, knn[:, :1]] + [enc_cols[i] for i in range(len(enc_cols)) if i % 3 != 1]
+        if self.has_price:
+            cols += [lp[:, None], self._price_position(df, lp)[:, None]]
+        return np.column_stack([c for c in cols if c.shape[1]])
 
     def native_mask(self, width: int) -> Optional[np.ndarray]:
         if not self.n_native:
@@ -284,26 +308,86 @@ def _gbm(p: ModelParams, n: int, categorical) -> HistGradientBoostingRegressor:
         categorical_features=categorical, random_state=p.seed)
 
 
+class _Standardise:
+    """Median imputation and unit variance, learnt on the training rows (the GLM's columns)."""
+
+    def __init__(self, x: np.ndarray):
+        with np.errstate(all="ignore"):
+            fin = np.where(np.isfinite(x), x, np.nan)
+            med = np.nanmedian(fin, axis=0) if len(x) else np.zeros(x.shape[1])
+        self.fill = np.where(np.isfinite(med), med, 0.0)
+        filled = np.where(np.isfinite(x), x, self.fill)
+        self.centre = filled.mean(axis=0) if len(x) else np.zeros(x.shape[1])
+        sd = filled.std(axis=0) if len(x) else np.ones(x.shape[1])
+        self.scale = np.where(sd > 1e-12, sd, 1.0)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (np.where(np.isfinite(x), x, self.fill) - self.centre) / self.scale
+
+
 class LevelModel:
-    """Featurizer + Poisson gradient boosting: the mean units of a launch."""
+    """Featurizer + Poisson gradient boosting and Poisson GLMs: the mean units of a launch.
+
+    ``predict`` gives the blend ``exp(blend x log gbm + (1 - blend) x log glm[alpha])``; the
+    GlobalForecaster sets ``blend`` and ``alpha`` from its calibration pool (``parts`` gives each
+    model's forecast separately)."""
 
     def __init__(self, p: ModelParams):
         self.p = p
+        self.blend, self.alpha = 1.0, None
 
     def fit(self, df: pd.DataFrame, y: np.ndarray, weight: Optional[np.ndarray] = None) -> "LevelModel":
         self.feat = Featurizer(self.p)
         x = self.feat.fit_transform(df, y)
         self.constant = float(np.average(y, weights=weight)) if len(y) else 0.0
-        self.gbm = None
+        self.gbm, self.glms = None, {}
         if len(y) >= 10 and np.ptp(y) > 0:
             self.gbm = _gbm(self.p, len(y), self.feat.native_mask(x.shape[1])).fit(x, y, sample_weight=weight)
+            c = self.feat.last_compact
+            self.std = _Standardise(c)
+            for a in self.p.glm_alphas:
+                self.glms[a] = PoissonRegressor(alpha=a, max_iter=300).fit(self.std(c), y, sample_weight=weight)
         return self
 
-    def predict(self, df: pd.DataFrame) -> np.ndarray:
+    def parts(self, df: pd.DataFrame) -> Dict:
+        """{"gbm": forecast, alpha: the GLM's forecast, ...} (only "gbm", the constant, when too few rows)."""
         x = self.feat.transform(df)
         if self.gbm is None:
-            return np.full(len(df), max(self.constant, 1e-6))
-        return np.maximum(self.gbm.predict(x), 1e-6)
+            return {"gbm": np.full(len(df), max(self.constant, 1e-6))}
+        out = {"gbm": np.maximum(self.gbm.predict(x), 1e-6)}
+        if self.glms:
+            c = self.std(self.feat.last_compact)
+            with np.errstate(over="ignore"):
+                out.update({a: np.clip(m.predict(c), 1e-6, 1e12) for a, m in self.glms.items()})
+        return out
+
+    @staticmethod
+    def blend_of(parts: Dict, weight: float, alpha) -> np.ndarray:
+        if alpha is None or alpha not in parts or weight >= 1.0:
+            return parts["gbm"]
+        return np.exp(weight * np.log(parts["gbm"]) + (1.0 - weight) * np.log(parts[alpha]))
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return self.blend_of(self.parts(df), self.blend, self.alpha)
+
+
+def choose_blend(parts: List[Dict], y: np.ndarray, p: ModelParams) -> tuple:
+    """(boosting weight, GLM alpha, blended forecasts) with the least mean Poisson deviance on the
+    pool; ties keep the larger boosting weight."""
+    keys = set.intersection(*[set(d) for d in parts]) - {"gbm"} if parts else set()
+    gbm = np.concatenate([d["gbm"] for d in parts])
+    best = (mean_poisson_deviance(y, gbm), 1.0, None)
+    for a in sorted(keys):
+        glm = np.concatenate([d[a] for d in parts])
+        for w in sorted(p.blend_weights, reverse=True):
+            if w >= 1.0:
+                continue
+            dev = mean_poisson_deviance(y, np.exp(w * np.log(gbm) + (1.0 - w) * np.log(glm)))
+            if dev < best[0] - 1e-12:
+                best = (dev, w, a)
+    _, w, a = best
+    merged = {k: np.concatenate([d[k] for d in parts]) for k in (["gbm"] + ([a] if a is not None else []))}
+    return w, a, LevelModel.blend_of(merged, w, a)
 
 
 class GlobalForecaster:
@@ -360,7 +444,8 @@ class GlobalForecaster:
 
     def _calibration_pool(self):
         """Out-of-time forecasts of the later past launches: each block forecast by a model fit on the
-        launches whose horizon had ended when the block began (k-fold without launch dates)."""
+        launches whose horizon had ended when the block began (k-fold without launch dates). The
+        boosting/GLM blend with the least deviance on them becomes the level model's."""
         p, df, y = self.p, self.train, self.y
         done = self.w >= 1.0 - 1e-9
         mus, ys = [], []
@@ -377,7 +462,7 @@ class GlobalForecaster:
                 if len(fit_rows) < p.min_fit:
                     continue
                 m = LevelModel(p).fit(df.iloc[fit_rows].reset_index(drop=True), y[fit_rows], self.w[fit_rows])
-                mus.append(m.predict(df.iloc[block].reset_index(drop=True)))
+                mus.append(m.parts(df.iloc[block].reset_index(drop=True)))
                 ys.append(y[block])
         if sum(len(v) for v in ys) < p.min_fit:
             mus, ys = [], []
@@ -387,11 +472,13 @@ class GlobalForecaster:
                 if tr.sum() < 2 or not te.any():
                     continue
                 m = LevelModel(p).fit(df[tr].reset_index(drop=True), y[tr], self.w[tr])
-                mus.append(m.predict(df[te].reset_index(drop=True)))
+                mus.append(m.parts(df[te].reset_index(drop=True)))
                 ys.append(y[te])
         if not ys:
             return np.array([max(float(y.mean()), 1e-6)] * len(y)), y
-        return np.concatenate(mus), np.concatenate(ys)
+        ys = np.concatenate(ys)
+        self.level.blend, self.level.alpha, mu = choose_blend(mus, ys, p)
+        return mu, ys
 
     def predict(self, targets: pd.DataFrame) -> pd.DataFrame:
         with threadpool_limits(limits=self.p.threads):
@@ -428,5 +515,9 @@ class GlobalForecaster:
         out["method"] = METHOD
         out["n_history"] = len(self.train)
         lo, hi = self.dist.levels_lo_hi
-        out["weights"] = [{"global_model": 1.0, "interval_lo_level": lo, "interval_hi_level": hi}] * len(out)
+        weights = {"global_model": 1.0, "gbm_share": float(self.level.blend), "interval_lo_level": lo,
+                   "interval_hi_level": hi}
+        if self.level.alpha is not None:
+            weights["glm_alpha"] = float(self.level.alpha)
+        out["weights"] = [weights] * len(out)
         return out
