@@ -199,6 +199,7 @@ def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict
     times: Dict[str, float] = {}
     jobs: Dict[str, int] = {}
     peaks: Dict[str, int] = {}
+    pss: Dict[str, int] = {}
     spark, held = None, None
     try:
         with RssSampler() as rss:
@@ -215,13 +216,15 @@ def run_pipeline(conf: Config, run_date: dt.date, stages: Sequence[str]) -> Dict
                 run_job(job, conf, run_date, spark=spark)
                 times[job] = time.time() - t0
                 jobs[job] = spark_jobs_started(spark) - n0 if spark is not None else 0
-                peaks[job] = max(rss.window_peak, rss.sample())
+                rss.sample()
+                peaks[job], pss[job] = rss.window_peak, rss.window_peak_pss
                 print(f"[debut] stage {job} done in {times[job]:.1f}s ({jobs[job]} Spark jobs, "
-                      f"peak RSS {gib(peaks[job])})", flush=True)
+                      f"peak RSS {gib(peaks[job])}, PSS {gib(pss[job])})", flush=True)
             total = sum(times.values())
             print("[debut] stage times: " + ", ".join(f"{k} {v:.1f}s/{jobs[k]} jobs" for k, v in times.items())
                   + f"; total {total:.1f}s, {sum(jobs.values())} Spark jobs; peak RSS {gib(rss.peak)} "
-                  f"(in {max(peaks, key=peaks.get) if peaks else '-'}; driver JVM + Python)", flush=True)
+                  f"(in {max(peaks, key=peaks.get) if peaks else '-'}; driver JVM + Python, summed), "
+                  f"PSS {gib(rss.peak_pss)} (shared pages counted once)", flush=True)
         if spark is not None:
             from debut.report.summary import print_pipeline_summary
             print_pipeline_summary(spark, conf, run_date)
