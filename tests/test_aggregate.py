@@ -55,6 +55,20 @@ def test_date_condition_merges_consecutive_days_into_ranges():
     assert date_condition("d", [day(2), day(0), day(1), day(5)]) == \
         "(`d` BETWEEN DATE'2026-09-01' AND DATE'2026-09-03' OR `d` = DATE'2026-09-06')"
     assert date_condition("d", []) == "false"
+    # short runs join one IN list; a run of three or more stays a range
+    assert date_condition("d", [day(0), day(1), day(3), day(5), day(6), day(7)]) == \
+        ("(`d` BETWEEN DATE'2026-09-06' AND DATE'2026-09-08' OR "
+         "`d` IN (DATE'2026-09-01', DATE'2026-09-02', DATE'2026-09-04'))")
+
+
+def test_date_condition_of_scattered_days_is_one_in_list_that_selects_exactly_them(spark):
+    days = [day(0) + dt.timedelta(days=k) for k in range(0, 30)] + \
+           [day(0) + dt.timedelta(days=k) for k in range(40, 400, 4)] + \
+           [day(0) + dt.timedelta(days=k) for k in range(500, 700, 7) for k in (k, k + 1, k + 2)]
+    cond = date_condition("d", days)
+    assert cond.startswith("`d` IN (") and " OR " not in cond
+    df = spark.createDataFrame([(day(0) + dt.timedelta(days=k),) for k in range(-5, 760)], "d date")
+    assert sorted(r["d"] for r in df.where(F.expr(cond)).collect()) == sorted(days)
     assert expand_dates([day(5), day(1)], before=1, after=1) == [day(0), day(1), day(2), day(4), day(5), day(6)]
 
 

@@ -12,7 +12,7 @@ import pytest
 from debut.config import ConfigError
 from debut.forecast import encode, harness
 from debut.forecast.distribution import LocalDistribution
-from debut.forecast.global_model import GlobalForecaster, ModelParams, choose_blend
+from debut.forecast.global_model import GlobalForecaster, LevelCalibration, ModelParams, choose_blend
 from debut.forecast.launches import clean_candidates, clean_history, week_cols
 from debut.core import scenarios
 
@@ -177,6 +177,35 @@ def test_a_small_log_linear_history_takes_the_glm_into_its_level():
                                   "launch_date": pd.Timestamp("2025-12-01")}))
     assert out.loc[1, "level_mean"] > 2.5 * out.loc[0, "level_mean"]
     assert out.loc[0, "weights"]["gbm_share"] == m.level.blend
+
+
+def test_level_calibration_recovers_the_shrinkage_of_a_too_extreme_level():
+    rng = np.random.default_rng(3)
+    mu = np.exp(rng.uniform(-1, 4, 4000))                  # the level model's forecasts
+    y = rng.poisson(2.0 * mu ** 0.5)                        # the truth: half as extreme
+    cal = LevelCalibration.fit(mu, y)
+    assert abs(cal.slope - 0.5) < 0.03
+    assert np.isclose(cal(mu).sum(), y.sum())               # the pool's total is kept
+    # the slope is held in [MIN_SLOPE, 1]: never reversed, never sharpened
+    assert LevelCalibration.fit(mu, rng.poisson(30.0 / mu ** 0.5)).slope == LevelCalibration.MIN_SLOPE
+    assert LevelCalibration.fit(mu, rng.poisson(0.1 * mu ** 1.5)).slope == 1.0
+    # too few pool rows, or one forecast for all: the level is kept as it is
+    assert LevelCalibration.fit(mu[:9], y[:9]) == LevelCalibration()
+    assert LevelCalibration.fit(np.full(50, 3.0), y[:50]) == LevelCalibration()
+    assert np.array_equal(LevelCalibration()(mu), mu)
+
+
+def test_the_forecaster_records_its_calibration_slope_and_can_go_without():
+    import dataclasses
+
+    hist = launch_table(200, seed=5)
+    cands = launch_table(20, seed=6).drop(columns=week_cols(4))
+    on = GlobalForecaster(FAST, 4).fit(hist)
+    off = GlobalForecaster(dataclasses.replace(FAST, recalibrate=False), 4).fit(hist)
+    assert off.recal == LevelCalibration()
+    got = on.predict(cands)
+    assert got["weights"].iloc[0]["recal_slope"] == on.recal.slope
+    np.testing.assert_allclose(got["level_mean"], on.recal(on.level.predict(cands)))
 
 
 def test_local_distribution_quantiles_cover_nominal_on_known_quantiles():

@@ -12,20 +12,37 @@ def expand_dates(dates: Iterable[dt.date], *, before: int = 0, after: int = 0) -
     return sorted(out)
 
 
+MAX_DATE_TERMS = 8     # OR terms in a date predicate before it becomes one IN list
+
+
+def _date_in(column: str, days: List[dt.date]) -> str:
+    if len(days) == 1:
+        return f"`{column}` = DATE'{days[0].isoformat()}'"
+    return f"`{column}` IN (" + ", ".join(f"DATE'{d.isoformat()}'" for d in days) + ")"
+
+
 def date_condition(column: str, dates: Iterable[dt.date]) -> str:
-    """SQL predicate ``column`` in ``dates``, as BETWEEN ranges of consecutive days
-    (short, and prunes partitions); ``false`` for no dates."""
+    """SQL predicate ``column`` in ``dates``: BETWEEN ranges for runs of three or more consecutive
+    days, the other days in one IN list (short, and prunes partitions); one IN list of every day
+    when that would still take more than MAX_DATE_TERMS terms (scattered late or odd dates: a long OR
+    chain outgrows the JVM's 64 KB method limit in Delta's file pruning, an IN list becomes a hash
+    set); ``false`` for no dates."""
     days = sorted(set(dates))
     if not days:
         return "false"
-    ranges, lo, hi = [], days[0], days[0]
+    runs, lo, hi = [], days[0], days[0]
     for d in days[1:]:
         if d == hi + dt.timedelta(days=1):
             hi = d
             continue
-        ranges.append((lo, hi))
+        runs.append((lo, hi))
         lo = hi = d
-    ranges.append((lo, hi))
-    parts = [f"`{column}` = DATE'{a.isoformat()}'" if a == b else
-             f"`{column}` BETWEEN DATE'{a.isoformat()}' AND DATE'{b.isoformat()}'" for a, b in ranges]
+    runs.append((lo, hi))
+    ranges = [(a, b) for a, b in runs if (b - a).days >= 2]
+    loose = [d for d in days if not any(a <= d <= b for a, b in ranges)]
+    parts = [f"`{column}` BETWEEN DATE'{a.isoformat()}' AND DATE'{b.isoformat()}'" for a, b in ranges]
+    if loose:
+        parts.append(_date_in(column, loose))
+    if len(parts) > MAX_DATE_TERMS:
+        return _date_in(column, days)
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"

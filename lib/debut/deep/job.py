@@ -139,11 +139,19 @@ class TaskData:
     info: Dict[str, Any] = field(default_factory=dict)
 
 
-def _materialise(src: Sources, frames: Mapping[str, DataFrame], num_proc: int) -> Dict[str, Any]:
-    """Persist and count each frame; repartition the training ones into Petastorm-sized files."""
+def _materialise(src: Sources, frames: Mapping[str, DataFrame], num_proc: int,
+                 split_from: Optional[DataFrame] = None) -> Dict[str, Any]:
+    """Persist and count each frame; repartition the training ones into Petastorm-sized files.
+
+    When train and val are filters of ``split_from`` (two sides of a split, or of a date), that
+    frame is persisted instead of each side, so the features behind them are computed once, not
+    once per side."""
     out: Dict[str, Any] = {}
+    if split_from is not None:
+        src.keep_for_task(split_from)
     for name, df in frames.items():
-        df = src.keep_for_task(df)
+        if split_from is None or name not in ("train", "val"):
+            df = src.keep_for_task(df)
         n = df.count()
         if name in ("train", "val"):
             files = num_proc * max(1, math.ceil(n / (num_proc * ROWS_PER_FILE)))
@@ -177,7 +185,8 @@ def build_ctr(src: Sources) -> TaskData:
     train_all = functools.reduce(DataFrame.unionByName, [window_set(w) for w in wins])
     train, val = D.hash_split(train_all, key_cols=("user_key", "item_id", "window_start"),
                               fraction=deep.val_fraction, seed=deep.seed)
-    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc)
+    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc,
+                     split_from=train_all)
     return TaskData(m["train"], m["val"], m["holdout"],
                     {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
                     info={"holdout": _window_text(hold), "train": [_window_text(w) for w in wins]})
@@ -226,7 +235,8 @@ def build_sequence(src: Sources) -> TaskData:
     train_all = functools.reduce(DataFrame.unionByName, [window_set(w) for w in wins])
     train, val = D.hash_split(train_all, key_cols=("user_key", "window_start"), fraction=deep.val_fraction,
                               seed=deep.seed)
-    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc)
+    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc,
+                     split_from=train_all)
     # a vocabulary from the catalog, not from the sample: stable across runs
     dims = {"num_categories": src.n_categories, "num_event_types": len(S.EVENT_TYPES)}
     return TaskData(m["train"], m["val"], m["holdout"],
@@ -301,7 +311,8 @@ def build_demand(src: Sources) -> TaskData:
     earlier = examples.where(F.col("launch_date") < lit_date(split))
     train, val = D.hash_split(earlier, key_cols=("item_id",), fraction=deep.val_fraction, seed=deep.seed)
     m = _materialise(src, {"train": train, "val": val,
-                           "holdout": examples.where(F.col("launch_date") >= lit_date(split))}, deep.num_proc)
+                           "holdout": examples.where(F.col("launch_date") >= lit_date(split))}, deep.num_proc,
+                     split_from=examples)
     return TaskData(m["train"], m["val"], m["holdout"],
                     {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
                     info={"holdout": f"launches from {split} with {horizon} complete weeks", "split": split})

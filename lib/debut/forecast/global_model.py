@@ -62,6 +62,7 @@ class ModelParams:
     threads: int = 1                       # OpenMP threads of the boosting: on a busy driver one is much faster
     glm_alphas: Sequence[float] = (0.01, 0.1, 1.0)   # the GLM's L2 penalties (standardised columns) tried
     blend_weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)   # boosting's share of the log level tried
+    recalibrate: bool = True               # the pool's log-linear fit of units on the level (LevelCalibration)
 
 
 def params_of(fc) -> ModelParams:
@@ -390,6 +391,40 @@ def choose_blend(parts: List[Dict], y: np.ndarray, p: ModelParams) -> tuple:
     return w, a, LevelModel.blend_of(merged, w, a)
 
 
+@dataclass
+class LevelCalibration:
+    """``exp(a) x mu^b``: units on the level model's forecast, a Poisson regression of the pool's actuals
+    on the log of its out-of-time forecasts.
+
+    A level model fit on a few dozen launches is too extreme: its highest forecasts are too high and
+    its lowest too low (slope b < 1), and the optimizer, which launches the highest, stocks against
+    the error. The windowed correction of LocalDistribution sees only the pool's own range in wide
+    windows; this line carries the pool's shrinkage to every forecast. The slope is kept in
+    [MIN_SLOPE, 1], so the level's ranking is never reversed or flattened away, and never sharpened."""
+    intercept: float = 0.0
+    slope: float = 1.0
+    MIN_SLOPE = 0.2
+
+    @classmethod
+    def fit(cls, mu: np.ndarray, y: np.ndarray) -> "LevelCalibration":
+        mu, y = np.asarray(mu, float), np.asarray(y, float)
+        ok = np.isfinite(mu) & np.isfinite(y) & (mu > 0) & (y >= 0)
+        x, y = np.log(mu[ok]), y[ok]
+        if len(y) < 10 or np.ptp(x) <= 1e-9 or y.sum() <= 0:
+            return cls()
+        b = float(PoissonRegressor(alpha=0.0, max_iter=300).fit(x[:, None], y).coef_[0])
+        b = float(np.clip(b, cls.MIN_SLOPE, 1.0))
+        # the intercept refit with the slope held: the pool's total is kept exactly
+        a = float(np.log(y.sum() / np.exp(b * x).sum()))
+        return cls(a, b)
+
+    def __call__(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.maximum(np.asarray(mu, float), 1e-9)
+        if self.slope == 1.0 and self.intercept == 0.0:
+            return mu
+        return np.exp(self.intercept + self.slope * np.log(mu))
+
+
 class GlobalForecaster:
     """Fit on a launch table (week_1..week_H); predict means, calibrated quantiles, grids, curves."""
 
@@ -421,7 +456,9 @@ class GlobalForecaster:
         self.train = table[keep].reset_index(drop=True)
         self.y, self.w = total[keep], weight[keep]
         self.level = LevelModel(p).fit(self.train, self.y, self.w)
-        self.pool_mu, self.pool_y = self._calibration_pool()
+        pool_mu, self.pool_y = self._calibration_pool()
+        self.recal = LevelCalibration.fit(pool_mu, self.pool_y) if p.recalibrate else LevelCalibration()
+        self.pool_mu = self.recal(pool_mu)
         self.dist = LocalDistribution.fit(self.pool_mu, self.pool_y, p.quantiles, p.target_coverage)
         return self
 
@@ -487,7 +524,7 @@ class GlobalForecaster:
     def _predict(self, targets: pd.DataFrame) -> pd.DataFrame:
         p, h = self.p, self.horizon
         targets = targets.reset_index(drop=True)
-        mu = self.level.predict(targets)
+        mu = self.recal(self.level.predict(targets))
         levels = np.arange(1, p.grid_levels + 1) / (p.grid_levels + 1.0)
         mean, q, grid = self.dist.predict(mu, levels)
         cats = targets[CATEGORY].tolist() if CATEGORY in targets.columns else [None] * len(targets)
@@ -519,5 +556,6 @@ class GlobalForecaster:
                    "interval_hi_level": hi}
         if self.level.alpha is not None:
             weights["glm_alpha"] = float(self.level.alpha)
+        weights["recal_slope"] = float(self.recal.slope)
         out["weights"] = [weights] * len(out)
         return out
