@@ -59,6 +59,7 @@ def test_date_condition_merges_consecutive_days_into_ranges():
     assert date_condition("d", [day(0), day(1), day(3), day(5), day(6), day(7)]) == \
         ("(`d` BETWEEN DATE'2026-09-06' AND DATE'2026-09-08' OR "
          "`d` IN (DATE'2026-09-01', DATE'2026-09-02', DATE'2026-09-04'))")
+    assert expand_dates([day(5), day(1)], before=1, after=1) == [day(0), day(1), day(2), day(4), day(5), day(6)]
 
 
 def test_date_condition_of_scattered_days_is_one_in_list_that_selects_exactly_them(spark):
@@ -69,7 +70,6 @@ def test_date_condition_of_scattered_days_is_one_in_list_that_selects_exactly_th
     assert cond.startswith("`d` IN (") and " OR " not in cond
     df = spark.createDataFrame([(day(0) + dt.timedelta(days=k),) for k in range(-5, 760)], "d date")
     assert sorted(r["d"] for r in df.where(F.expr(cond)).collect()) == sorted(days)
-    assert expand_dates([day(5), day(1)], before=1, after=1) == [day(0), day(1), day(2), day(4), day(5), day(6)]
 
 
 def test_catalog_as_of_takes_last_snapshot_on_or_before_run_date(spark):

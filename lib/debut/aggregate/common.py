@@ -38,9 +38,12 @@ def date_condition(column: str, dates: Iterable[dt.date]) -> str:
         runs.append((lo, hi))
         lo = hi = d
     runs.append((lo, hi))
-    ranges = [(a, b) for a, b in runs if (b - a).days >= 2]
-    loose = [d for d in days if not any(a <= d <= b for a, b in ranges)]
-    parts = [f"`{column}` BETWEEN DATE'{a.isoformat()}' AND DATE'{b.isoformat()}'" for a, b in ranges]
+    parts, loose = [], []
+    for a, b in runs:
+        if (b - a).days >= 2:
+            parts.append(f"`{column}` BETWEEN DATE'{a.isoformat()}' AND DATE'{b.isoformat()}'")
+        else:
+            loose += [a + dt.timedelta(days=k) for k in range((b - a).days + 1)]
     if loose:
         parts.append(_date_in(column, loose))
     if len(parts) > MAX_DATE_TERMS:
