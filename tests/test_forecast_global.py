@@ -273,6 +273,23 @@ def test_backtest_forecasts_do_not_change_when_later_launches_change():
     assert not np.allclose(base["actual"], moved["actual"])              # the planted change is real
 
 
+def test_backtest_test_view_rewrites_the_test_launches_as_of_each_cutoff():
+    table = launch_table(n=200).assign(signal=1.0)
+    got = []
+
+    def view(test, cutoff):
+        return test.assign(signal=float(cutoff.month))     # what was known at the cutoff
+
+    def spy(train, test, h, params, methods):
+        got.append((test["launch_date"].min(), set(test["signal"]), set(train["signal"])))
+        return {"debut": harness.Forecast(np.ones(len(test)), np.ones((len(test), 3)))}
+
+    cuts = pd.date_range("2025-05-01", "2025-07-01", freq="MS")
+    harness.run(table, cuts, horizon=4, fit=spy, say=lambda s: None, test_view=view)
+    assert [(first >= c, sig, tr) for (first, sig, tr), c in zip(got, cuts)] == [
+        (True, {5.0}, {1.0}), (True, {6.0}, {1.0}), (True, {7.0}, {1.0})]
+
+
 def test_backtest_summary_by_hand():
     rows = pd.DataFrame({"method": ["debut"] * 3, "actual": [1.0, 2.0, 5.0], "p10": [1, 1, 1],
                          "p50": [1.0, 2.0, 2.0], "p90": [2, 3, 4], "mean_units": [1.0, 2.0, 4.0]})

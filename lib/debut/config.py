@@ -352,6 +352,7 @@ class ForecastConf(Section):
     knn_k: int = Field(10, ge=1)           # similar past launches per candidate
     use_demand_net: bool = True            # component (2): the registered demand network, when present
     use_audience: bool = True              # component (3): expected buyers in the predicted audience
+    market: Literal["auto", "always", "never"] = "auto"   # the category's recent demand per item as an exposure (silver.category_daily): auto = when the out-of-time pool does not reject it
     target_coverage: float = Field(0.8, gt=0, lt=1)   # calibrate P10-P90 to cover this share of past launches
     backtest_cutoffs: int = Field(3, ge=1)   # rolling-origin cutoffs over past launches
     backtest_step_days: int = Field(14, ge=1)

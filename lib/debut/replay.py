@@ -11,7 +11,7 @@ plays that plan, the oracle and the naive policies against
 oracle's profit, the units stocked and sold, and how the forecast's mean ranks
 the candidates' expected demand. Nothing is written.
 
-    python -m debut.replay [--env local] [--run-date 2026-10-01]
+    python -m debut.replay [--env local] [--run-date 2026-10-01] [--set forecast.use_market=false]
 """
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m debut.replay", description=__doc__.split("\n\n")[0])
     ap.add_argument("--env", default="local")
     ap.add_argument("--run-date", default=None, help="the plan date (default: the env's run_date)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override, e.g. forecast.use_market=false (repeatable)")
     args = ap.parse_args(argv)
-    conf = load_config(args.env)
+    conf = load_config(args.env, args.set)
     run_date = dt.date.fromisoformat(args.run_date or conf.run_date)
     truth_path = os.path.join(conf.paths.truth_dir, "candidate_demand.parquet")
     if not os.path.exists(truth_path):
@@ -57,7 +59,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     expected = truth.groupby("candidate_id")["expected_units"].sum()
     mean = rows.set_index("candidate_id")["mean_units"]
     print(f"[replay] {len(rows)} candidates from {len(model.train)} past launches (signals: {', '.join(mi.used)}); "
-          f"forecast and plans in {time.time() - t0:.1f}s")
+          f"forecast and plans in {time.time() - t0:.1f}s; level: boosting share {model.level.blend:.2f}, "
+          f"recalibration slope {model.recal.slope:.2f}, market exposure "
+          f"{'used' if model.use_exposure else 'not used'} (pool deviance {model.pool_deviance})")
     for policy, r in every.iterrows():
         print(f"[replay]   {policy:<12} {r['pct_of_oracle']:7.1f}% of oracle  profit {r['profit']:>10,.0f}  "
               f"stocked {r['units']:>6,.0f}  sold {r['units_sold']:>6,.0f}")

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from debut.forecast import harness
+from debut.forecast import harness, market
 from debut.forecast.global_model import ModelParams
 from debut.forecast.launches import week_cols
 
@@ -30,17 +30,35 @@ WEEKS = 8
 LATE_DAYS = 30           # shipping dates this far past the bulk of the data are typos (up to 2020)
 
 
-def olist_launches(root: str = OLIST, weeks: int = WEEKS) -> pd.DataFrame:
-    """One row per product: item_id, launch_date, category, price, seller, seller_state, product
-    attributes, week_1..week_N units; rows whose N weeks run past the data's end have NaN weeks."""
+def _olist_lines(root: str):
+    """(order lines in time order without the late typos, products with English category names)."""
     items = pd.read_parquet(os.path.join(root, "order_items.parquet"))
     products = pd.read_parquet(os.path.join(root, "products.parquet"))
     names = pd.read_parquet(os.path.join(root, "product_category_name_translation.parquet"))
-    sellers = pd.read_parquet(os.path.join(root, "sellers.parquet"))
     t = pd.to_datetime(items["shipping_limit_date"], utc=True).dt.tz_localize(None)
     bulk_end = t.quantile(0.999)
     keep = t <= bulk_end + pd.Timedelta(days=LATE_DAYS)
     items = items[keep].assign(t=t[keep]).sort_values(["t", "order_id", "order_item_id"], kind="stable")
+    prod = products.merge(names, on="product_category_name", how="left").set_index("product_id")
+    prod["category"] = prod["product_category_name_english"].fillna(prod["product_category_name"])
+    return items, prod
+
+
+def olist_daily(root: str = OLIST) -> pd.DataFrame:
+    """Per category and day: units (order lines) and active items (products sold that day), the
+    silver.category_daily of the export."""
+    items, prod = _olist_lines(root)
+    x = items.assign(category=items["product_id"].map(prod["category"]), date=items["t"].dt.normalize())
+    x = x[x["category"].notna()]
+    return (x.groupby(["category", "date"]).agg(units=("product_id", "size"), active_items=("product_id", "nunique"))
+            .reset_index())
+
+
+def olist_launches(root: str = OLIST, weeks: int = WEEKS) -> pd.DataFrame:
+    """One row per product: item_id, launch_date, category, price, seller, seller_state, product
+    attributes, week_1..week_N units; rows whose N weeks run past the data's end have NaN weeks."""
+    items, prod = _olist_lines(root)
+    sellers = pd.read_parquet(os.path.join(root, "sellers.parquet"))
     data_end = items["t"].max()
     first = items.groupby("product_id", sort=False).first()
     launch = first["t"].rename("launch")
@@ -55,10 +73,8 @@ def olist_launches(root: str = OLIST, weeks: int = WEEKS) -> pd.DataFrame:
     lday = launch.reindex(w.index)
     for k in range(1, weeks + 1):
         w.loc[(lday + pd.Timedelta(days=7 * k)) > data_end, f"week_{k}"] = np.nan
-    prod = products.merge(names, on="product_category_name", how="left").set_index("product_id")
     out = pd.DataFrame({"item_id": w.index, "launch_date": lday.dt.normalize().to_numpy()})
-    out["category"] = prod["product_category_name_english"].reindex(w.index).fillna(
-        prod["product_category_name"].reindex(w.index)).to_numpy(object)
+    out["category"] = prod["category"].reindex(w.index).to_numpy(object)
     out["price"] = first["price"].reindex(w.index).to_numpy(float)
     out["seller"] = first["seller_id"].reindex(w.index).to_numpy(object)
     out["seller_state"] = first["seller_id"].reindex(w.index).map(
@@ -71,10 +87,10 @@ def olist_launches(root: str = OLIST, weeks: int = WEEKS) -> pd.DataFrame:
 
 
 def backtest_table(table: pd.DataFrame, cutoffs, end=None, csv: Optional[str] = None,
-                   params: Optional[ModelParams] = None) -> pd.DataFrame:
+                   params: Optional[ModelParams] = None, test_view=None) -> pd.DataFrame:
     params = params or ModelParams()
     t0 = time.time()
-    rows = harness.run(table, cutoffs, end=end, params=params)
+    rows = harness.run(table, cutoffs, end=end, params=params, test_view=test_view)
     summary = harness.summarise(rows, params.quantiles)
     print(harness.table_text(summary))
     for line in harness.verdict(summary):
@@ -96,7 +112,20 @@ def olist(args) -> None:
     print(f"[bench] olist: {len(table)} products, launch history derived in {time.time() - t0:.1f}s; "
           f"launches 2018-01..06: {int(first_half.sum())}")
     cutoffs = pd.date_range("2018-01-01", "2018-06-01", freq="MS")
-    backtest_table(table, cutoffs, end=pd.Timestamp("2018-07-01"), csv=args.csv)
+    view = None
+    if args.market:
+        # past launches: their category's market before their launch day; launches being forecast: before
+        # the cutoff (debut.forecast.market), so nothing after the cutoff is seen
+        daily = olist_daily(args.data)
+        table = market.attach(table, market.levels_from_daily(daily, table))
+
+        def view(test: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+            lv = market.levels_from_daily(daily, test.assign(launch_date=cutoff))
+            out = market.attach(test.assign(launch_date=cutoff), lv)
+            return out.assign(launch_date=test["launch_date"].to_numpy())
+        print(f"[bench] market: {int(table[market.UNITS].notna().sum())} launches with their category's "
+              f"28 days before launch (silver.category_daily of the export)")
+    backtest_table(table, cutoffs, end=pd.Timestamp("2018-07-01"), csv=args.csv, test_view=view)
 
 
 def synthetic_history(n: int, weeks: int, seed: int = 0) -> pd.DataFrame:
@@ -159,6 +188,8 @@ def main(argv=None) -> int:
     o = sub.add_parser("olist")
     o.add_argument("--data", default=OLIST)
     o.add_argument("--csv", default=None)
+    o.add_argument("--no-market", dest="market", action="store_false",
+                   help="without the categories' daily sales (the launch history alone)")
     sub.add_parser("speed")
     s = sub.add_parser("sim")
     s.add_argument("--history", required=True)

@@ -31,14 +31,14 @@ from sklearn.linear_model import PoissonRegressor
 from sklearn.metrics import mean_poisson_deviance
 from threadpoolctl import threadpool_limits
 
-from debut.forecast import analogs, curves, encode
+from debut.forecast import analogs, curves, encode, market
 from debut.forecast.distribution import LocalDistribution
 from debut.forecast.launches import CATEGORY, DATE, ID, PRICE, WEEK, horizon_of, week_cols
 
 GROUP_COLS = ("seller", "seller_id", "brand", "vendor", "supplier")
 TEXT_COL, EMB_COL = "title", "embedding"
 SKIP = {ID, DATE, CATEGORY, PRICE, TEXT_COL, EMB_COL, "unit_cost", "price_band", "is_done", "total",
-        "candidate_id", "plan_date", "source_file", "ingest_date"}
+        "candidate_id", "plan_date", "source_file", "ingest_date", *market.COLUMNS}
 MAX_NATIVE_LEVELS = 60
 FIRST_WEEK_DAYS = "first_week_days"       # optional: days on sale in week 1 (1-7), a partial first week
 METHOD = "global_model"
@@ -63,12 +63,13 @@ class ModelParams:
     glm_alphas: Sequence[float] = (0.01, 0.1, 1.0)   # the GLM's L2 penalties (standardised columns) tried
     blend_weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)   # boosting's share of the log level tried
     recalibrate: bool = True               # the pool's log-linear fit of units on the level (LevelCalibration)
+    market: str = "auto"                   # the market exposure (debut.forecast.market): auto | always | never
 
 
 def params_of(fc) -> ModelParams:
     """The global model's parameters from conf.forecast (a ForecastConf)."""
     return ModelParams(quantiles=tuple(fc.quantiles), grid_levels=fc.scenario_levels,
-                       target_coverage=fc.target_coverage, k_analogs=fc.knn_k, seed=fc.seed)
+                       target_coverage=fc.target_coverage, k_analogs=fc.knn_k, seed=fc.seed, market=fc.market)
 
 
 def totals_and_weights(table: pd.DataFrame, shapes: np.ndarray) -> tuple:
@@ -196,15 +197,22 @@ class Featurizer:
             ref = np.where(np.isfinite(m), m, ref)
         return lp - ref
 
+    def _log_nonneg(self, num: np.ndarray) -> np.ndarray:
+        """Numeric attributes with log1p on the columns that were never negative in training. The
+        choice is the training rows', so a candidate's values are transformed as the launches' were
+        (decided on the candidates themselves, one negative value among them would leave the whole
+        column untransformed and off the scale the models learnt)."""
+        numx = num.copy()
+        if num.shape[1]:
+            nonneg = self.nonneg
+            numx[:, nonneg] = np.log1p(np.maximum(num[:, nonneg], 0.0))
+        return numx
+
     def _analog_blocks(self, df: pd.DataFrame, num: np.ndarray, lp: np.ndarray, text: np.ndarray,
                        cat_enc: np.ndarray):
         """Numeric attributes (log1p when non-negative), log price, text, and the category's encodings
         (few dimensions, so the neighbour search stays a tree search)."""
-        numx = num.copy()
-        if num.shape[1]:
-            nonneg = np.nanmin(np.where(np.isfinite(num), num, 0.0), axis=0) >= 0
-            numx[:, nonneg] = np.log1p(np.maximum(num[:, nonneg], 0.0))
-        return [numx, lp[:, None] if self.has_price else np.zeros((len(df), 0)), text, cat_enc]
+        return [self._log_nonneg(num), lp[:, None] if self.has_price else np.zeros((len(df), 0)), text, cat_enc]
 
     # ------------------------------------------------------------ fit / transform
     def fit_transform(self, df: pd.DataFrame, y: np.ndarray) -> np.ndarray:
@@ -237,6 +245,8 @@ class Featurizer:
             vals = pd.Series(self._col(df, c)).value_counts()
             self.native.append({v: i for i, v in enumerate(vals.index[:MAX_NATIVE_LEVELS])})
         num, text = self._numeric(df), self._text(df, fit=True)
+        self.nonneg = (np.nanmin(np.where(np.isfinite(num), num, 0.0), axis=0) >= 0 if num.shape[1]
+                       else np.zeros(0, dtype=bool))
         blocks = self._analog_blocks(df, num, lp, text, self._cat_block(enc_cols, len(df)))
         self.space = analogs.Space([1.0, 1.0, 1.0, 2.0]).fit(blocks)
         self.train_space = self.space.transform(blocks)
@@ -284,11 +294,7 @@ class Featurizer:
     def _compact(self, df, enc_cols, num, lp, knn) -> np.ndarray:
         """The GLM's columns: numeric attributes and signals (log1p when non-negative), log price and its
         position, every encoding's mean log units and launch counts, the analogs' mean log units."""
-        numx = num.copy()
-        if num.shape[1]:
-            nonneg = np.nanmin(np.where(np.isfinite(num), num, 0.0), axis=0) >= 0
-            numx[:, nonneg] = np.log1p(np.maximum(num[:, nonneg], 0.0))
-        cols = [numx, knn[:, :1]] + [enc_cols[i] for i in range(len(enc_cols)) if i % 3 != 1]
+        cols = [self._log_nonneg(num), knn[:, :1]] + [enc_cols[i] for i in range(len(enc_cols)) if i % 3 != 1]
         if self.has_price:
             cols += [lp[:, None], self._price_position(df, lp)[:, None]]
         return np.column_stack([c for c in cols if c.shape[1]])
@@ -310,7 +316,10 @@ def _gbm(p: ModelParams, n: int, categorical) -> HistGradientBoostingRegressor:
 
 
 class _Standardise:
-    """Median imputation and unit variance, learnt on the training rows (the GLM's columns)."""
+    """Median imputation, clipping to the training range and unit variance, learnt on the training
+    rows (the GLM's columns). The clip keeps a log-linear model from extrapolating: a candidate whose
+    signal lies past every past launch's gets the forecast of the most extreme past launch's value,
+    not an exponential beyond it."""
 
     def __init__(self, x: np.ndarray):
         with np.errstate(all="ignore"):
@@ -318,12 +327,14 @@ class _Standardise:
             med = np.nanmedian(fin, axis=0) if len(x) else np.zeros(x.shape[1])
         self.fill = np.where(np.isfinite(med), med, 0.0)
         filled = np.where(np.isfinite(x), x, self.fill)
+        self.lo = filled.min(axis=0) if len(x) else np.full(x.shape[1], -np.inf)
+        self.hi = filled.max(axis=0) if len(x) else np.full(x.shape[1], np.inf)
         self.centre = filled.mean(axis=0) if len(x) else np.zeros(x.shape[1])
         sd = filled.std(axis=0) if len(x) else np.ones(x.shape[1])
         self.scale = np.where(sd > 1e-12, sd, 1.0)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return (np.where(np.isfinite(x), x, self.fill) - self.centre) / self.scale
+        return (np.clip(np.where(np.isfinite(x), x, self.fill), self.lo, self.hi) - self.centre) / self.scale
 
 
 class LevelModel:
@@ -455,8 +466,14 @@ class GlobalForecaster:
             raise ValueError("no past launch with a known week: nothing to forecast from")
         self.train = table[keep].reset_index(drop=True)
         self.y, self.w = total[keep], weight[keep]
-        self.level = LevelModel(p).fit(self.train, self.y, self.w)
-        pool_mu, self.pool_y = self._calibration_pool()
+        self.market = (market.MarketExposure.fit(self.train) if p.market != "never" and market.has_market(self.train)
+                       else None)
+        self.train_exposure = self.market(self.train, training=True) if self.market is not None else None
+        pool_mu, self.pool_y, choice = self._calibration_pool()
+        self.use_exposure, blend, alpha = choice
+        e = self.train_exposure if self.use_exposure else np.ones(len(self.y))
+        self.level = LevelModel(p).fit(self.train, self.y / e, self.w * e)
+        self.level.blend, self.level.alpha = blend, alpha
         self.recal = LevelCalibration.fit(pool_mu, self.pool_y) if p.recalibrate else LevelCalibration()
         self.pool_mu = self.recal(pool_mu)
         self.dist = LocalDistribution.fit(self.pool_mu, self.pool_y, p.quantiles, p.target_coverage)
@@ -480,42 +497,57 @@ class GlobalForecaster:
         return out
 
     def _calibration_pool(self):
-        """Out-of-time forecasts of the later past launches: each block forecast by a model fit on the
+        """Out-of-time forecasts of the later past launches: each block forecast by models fit on the
         launches whose horizon had ended when the block began (k-fold without launch dates). The
-        boosting/GLM blend with the least deviance on them becomes the level model's."""
+        variant (with or without the market exposure) and the boosting/GLM blend with the least
+        deviance on them are the level model's: returns (pool forecasts, pool actuals,
+        (use_exposure, boosting weight, GLM alpha))."""
         p, df, y = self.p, self.train, self.y
         done = self.w >= 1.0 - 1e-9
-        mus, ys = [], []
+        variants = ([True] if p.market == "always" else [False, True]) if self.train_exposure is not None else [False]
+        parts: Dict[bool, list] = {v: [] for v in variants}
+        ys = []
+
+        def block(fit_rows: np.ndarray, rows: np.ndarray) -> None:
+            for v in variants:
+                e = self.train_exposure if v else np.ones(len(y))
+                m = LevelModel(p).fit(df.iloc[fit_rows].reset_index(drop=True), y[fit_rows] / e[fit_rows],
+                                      self.w[fit_rows] * e[fit_rows])
+                out = m.parts(df.iloc[rows].reset_index(drop=True))
+                parts[v].append({k: mu * e[rows] for k, mu in out.items()})
+            ys.append(y[rows])
+
         if DATE in df.columns and df[DATE].notna().all():
             d = pd.to_datetime(df[DATE]).to_numpy()
             order = np.argsort(d, kind="stable")
             later = order[len(order) // 3:]
-            for block in np.array_split(later, p.calibration_blocks):
-                block = block[done[block]]
-                if not len(block):
+            for rows in np.array_split(later, p.calibration_blocks):
+                rows = rows[done[rows]]
+                if not len(rows):
                     continue
-                start = d[block].min()
+                start = d[rows].min()
                 fit_rows = np.flatnonzero(d + np.timedelta64(7 * self.horizon, "D") <= start)
                 if len(fit_rows) < p.min_fit:
                     continue
-                m = LevelModel(p).fit(df.iloc[fit_rows].reset_index(drop=True), y[fit_rows], self.w[fit_rows])
-                mus.append(m.parts(df.iloc[block].reset_index(drop=True)))
-                ys.append(y[block])
+                block(fit_rows, rows)
         if sum(len(v) for v in ys) < p.min_fit:
-            mus, ys = [], []
+            parts, ys = {v: [] for v in variants}, []
             folds = encode.fold_ids(len(y), 5, p.seed)
             for f in np.unique(folds):
                 tr, te = folds != f, (folds == f) & done
                 if tr.sum() < 2 or not te.any():
                     continue
-                m = LevelModel(p).fit(df[tr].reset_index(drop=True), y[tr], self.w[tr])
-                mus.append(m.parts(df[te].reset_index(drop=True)))
-                ys.append(y[te])
+                block(np.flatnonzero(tr), np.flatnonzero(te))
         if not ys:
-            return np.array([max(float(y.mean()), 1e-6)] * len(y)), y
+            return np.array([max(float(y.mean()), 1e-6)] * len(y)), y, (False, 1.0, None)
         ys = np.concatenate(ys)
-        self.level.blend, self.level.alpha, mu = choose_blend(mus, ys, p)
-        return mu, ys
+        best, self.pool_deviance = None, {}
+        for v in variants:
+            w, a, mu = choose_blend(parts[v], ys, p)
+            dev = self.pool_deviance[v] = float(mean_poisson_deviance(ys, mu))
+            if best is None or dev < best[0] - 1e-12:
+                best = (dev, mu, (v, w, a))
+        return best[1], ys, best[2]
 
     def predict(self, targets: pd.DataFrame) -> pd.DataFrame:
         with threadpool_limits(limits=self.p.threads):
@@ -524,7 +556,10 @@ class GlobalForecaster:
     def _predict(self, targets: pd.DataFrame) -> pd.DataFrame:
         p, h = self.p, self.horizon
         targets = targets.reset_index(drop=True)
-        mu = self.recal(self.level.predict(targets))
+        mu = self.level.predict(targets)
+        if self.use_exposure:
+            mu = mu * self.market(targets)
+        mu = self.recal(mu)
         levels = np.arange(1, p.grid_levels + 1) / (p.grid_levels + 1.0)
         mean, q, grid = self.dist.predict(mu, levels)
         cats = targets[CATEGORY].tolist() if CATEGORY in targets.columns else [None] * len(targets)
@@ -557,5 +592,7 @@ class GlobalForecaster:
         if self.level.alpha is not None:
             weights["glm_alpha"] = float(self.level.alpha)
         weights["recal_slope"] = float(self.recal.slope)
+        if self.market is not None:
+            weights["market_exposure"] = float(self.use_exposure)
         out["weights"] = [weights] * len(out)
         return out

@@ -136,12 +136,15 @@ def forecast_methods(train: pd.DataFrame, test: pd.DataFrame, h: int, params: Mo
 
 def run(table: pd.DataFrame, cutoffs: Sequence, *, horizon: Optional[int] = None, end=None,
         params: Optional[ModelParams] = None, methods: Sequence[str] = METHODS,
-        fit: Callable = forecast_methods, say: Callable[[str], None] = print) -> pd.DataFrame:
+        fit: Callable = forecast_methods, say: Callable[[str], None] = print,
+        test_view: Optional[Callable[[pd.DataFrame, pd.Timestamp], pd.DataFrame]] = None) -> pd.DataFrame:
     """Backtest rows (ROW_COLUMNS), one per cutoff, test launch and method.
 
     ``cutoffs``: sorted dates; cutoff i forecasts launches in [c_i, c_{i+1}) (the last one up to
     ``end``, default one month later). ``fit(train, test, h, params, methods)`` is the forecaster
-    under test (``forecast_methods``; tests pass their own to check causality).
+    under test (``forecast_methods``; tests pass their own to check causality). ``test_view(test,
+    cutoff)``, when given, replaces what the test launches' columns say by what was known at the cutoff
+    (e.g. their category's market as of the cutoff rather than of their launch day).
     """
     params = params or ModelParams()
     h = horizon or horizon_of(table)
@@ -165,6 +168,8 @@ def run(table: pd.DataFrame, cutoffs: Sequence, *, horizon: Optional[int] = None
             continue
         actual = _totals(test, h)
         features = test.drop(columns=week_cols(h))
+        if test_view is not None:
+            features = test_view(features, c)
         with threadpool_limits(limits=params.threads):
             res = fit(train, features, h, params, methods)
         for method, f in res.items():

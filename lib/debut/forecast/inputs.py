@@ -130,6 +130,34 @@ def catalog_rates(spark: SparkSession, conf: Config, *, before: dt.date, exclude
     return pdf
 
 
+def market(spark: SparkSession, conf: Config, launches: pd.DataFrame, *, window_days: int = 28,
+           min_days: int = 7) -> Optional[pd.DataFrame]:
+    """Per (category, launch_date) of ``launches``: the category's mean daily units and mean daily
+    active items over the ``window_days`` before that date, from silver.category_daily (rows with
+    fewer than ``min_days`` days of data are left out); None without the table. Bounded by
+    categories x launch dates (``debut.forecast.market``)."""
+    if not io.exists(spark, conf, "silver.category_daily"):
+        return None
+    keys = launches[["category", "launch_date"]].dropna().drop_duplicates()
+    if not len(keys):
+        return None
+    wanted = spark.createDataFrame(
+        [(str(c), pd.Timestamp(d).date()) for c, d in keys.itertuples(index=False)],
+        "category string, launch_date date")
+    daily = (io.read(spark, conf, "silver.category_daily").where(F.col("category").isNotNull())
+             .select("category", "date", "units", "active_items"))
+    joined = wanted.join(daily, on="category", how="inner").where(
+        (F.col("date") < F.col("launch_date")) & (F.col("date") >= F.date_sub(F.col("launch_date"), window_days)))
+    pdf = (joined.groupBy("category", "launch_date")
+           .agg(F.avg("units").alias("market_units"), F.avg("active_items").alias("market_items"),
+                F.countDistinct("date").alias("days"))
+           .where(F.col("days") >= min_days).drop("days").toPandas())
+    if not len(pdf):
+        return None
+    pdf["launch_date"] = pd.to_datetime(pdf["launch_date"])
+    return pdf
+
+
 def audience(spark: SparkSession, conf: Config) -> Optional[pd.DataFrame]:
     """gold.item_audience per item (None when train_als has not written it)."""
     if not io.exists(spark, conf, "gold.item_audience"):

@@ -79,10 +79,13 @@ def model_inputs(spark: SparkSession, conf: Config, run_date: dt.date) -> ModelI
     audience = inputs.audience(spark, conf) if fc.use_audience else None
     items = pd.concat([pd.DataFrame({"item_id": launch_ids}), cands[["item_id"]]])
     net, net_cutoff = inputs.demand_net(spark, conf, items, run_date) if fc.use_demand_net else (None, None)
-    signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
-                      audience=audience, net=net, net_trained_before=net_cutoff)
     table = from_long(long, fc.horizon_weeks)
     launching = cands.assign(launch_date=pd.Timestamp(run_date))
+    market = (inputs.market(spark, conf, pd.concat([table[["category", "launch_date"]],
+                                                    launching[["category", "launch_date"]]]))
+              if fc.market != "never" else None)
+    signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
+                      audience=audience, net=net, net_trained_before=net_cutoff, market=market)
     hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
                                               ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items)
     return ModelInputs(cands, table, emb, signals, hist_t, cand_t, used)

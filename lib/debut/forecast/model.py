@@ -42,6 +42,8 @@ class Signals:
     net: Optional[pd.DataFrame] = None           # item_id, net_log (log1p units, median)
     # launches before this date trained the demand network: its values for them are in-sample
     net_trained_before: Optional[dt.date] = None
+    # per (category, launch_date): the category's recent daily units and active items (forecast.market)
+    market: Optional[pd.DataFrame] = None
 
 
 MIN_NET_LAUNCHES = 5       # out-of-sample launches the demand network needs to enter the blend

@@ -14,7 +14,7 @@ from typing import Tuple
 import numpy as np
 import pandas as pd
 
-from debut.forecast import content
+from debut.forecast import content, market
 from debut.forecast.launches import DATE, ID
 from debut.forecast.model import Signals
 
@@ -42,6 +42,12 @@ def attach(history: pd.DataFrame, cands: pd.DataFrame, sig: Signals, *, use_cont
             used.append("net")
         else:
             h, c = h.drop(columns=["net_log"]), c.drop(columns=["net_log"])
+    if sig.market is not None and len(sig.market) and DATE in h.columns and "category" in h.columns:
+        h = market.attach(h, sig.market)
+        if DATE in c.columns and "category" in c.columns:
+            c = market.attach(c, sig.market)
+        if market.has_market(h):
+            used.append("market")
     if use_content and sig.catalog is not None and len(sig.catalog) >= 2:
         model = content.ContentModel(ridge_alpha, min_items).fit(sig.catalog)
         for df in (h, c):
