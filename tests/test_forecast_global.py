@@ -348,3 +348,66 @@ def test_backtest_file_and_forecast_file_run_without_spark(tmp_path):
     assert "PYSPARK False" in res.stdout
     f = pd.read_parquet(tmp_path / "f.parquet")
     assert f["candidate_id"].tolist() == ["n1", "n2"] and (f["units_p10"] <= f["units_p90"]).all()
+
+
+# ------------------------------------------------------------------ level model: signals, scales, the pool's level
+def _signal_history(n=200, seed=4, dated=True):
+    """Units driven by one numeric signal (a catalog sales rate, say) beside attributes that are noise."""
+    rng = np.random.default_rng(seed)
+    signal = rng.uniform(0.2, 3.0, n)              # never negative: log1p-transformed as a rate
+    df = pd.DataFrame({"item_id": [f"s{j:03d}" for j in range(n)],
+                       "category": rng.choice(["a", "b", "c", "d"], n), "colour": rng.choice(list("pqrstuvw"), n),
+                       "material": rng.choice(list("klmnoxyz"), n), "content_log": signal})
+    if dated:
+        df["launch_date"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 700, n)), unit="D")
+    y = rng.poisson(np.exp(signal))
+    for k in range(1, 5):
+        df[f"week_{k}"] = y / 4.0
+    return df
+
+
+def test_the_signal_glm_is_chosen_when_one_signal_explains_the_units():
+    hist = _signal_history()
+    model = GlobalForecaster(FAST, 4).fit(hist)
+    assert model.level.alpha == "signal"
+    new = _signal_history(n=60, seed=5)
+    pred = model.predict(new.drop(columns=week_cols(4)))
+    assert pred["level_mean"].corr(np.exp(new["content_log"]), method="spearman") > 0.9
+    assert pred["weights"].iloc[0]["signal_glm"] == 1.0
+    # without it the level comes from the boosting and the full GLM only
+    off = GlobalForecaster(ModelParams(max_iter=60, calibration_blocks=2, min_fit=20, signal_glm=False), 4).fit(hist)
+    assert off.level.alpha != "signal" and "signal_glm" not in off.predict(new.head(1))["weights"].iloc[0]
+
+
+def test_numeric_columns_are_transformed_as_in_training_whatever_the_candidates_hold():
+    model = GlobalForecaster(FAST, 4).fit(_signal_history())
+    cands = _signal_history(n=5, seed=6).drop(columns=week_cols(4))
+    alone = model.predict(cands)["level_mean"].to_numpy()
+    with_negative = pd.concat([cands, cands.head(1).assign(item_id="neg", content_log=-0.5)], ignore_index=True)
+    assert model.predict(with_negative)["level_mean"].to_numpy()[:5] == pytest.approx(alone)
+
+
+def test_the_glm_does_not_extrapolate_past_the_training_range():
+    hist = _signal_history()
+    model = GlobalForecaster(FAST, 4).fit(hist)
+    top = hist.loc[[hist["content_log"].idxmax()]].drop(columns=week_cols(4))
+    far = top.assign(item_id="far", content_log=float(hist["content_log"].max()) * 20)
+    parts_top, parts_far = model.level.parts(top), model.level.parts(far)
+    for key in parts_top:          # the analogs may differ a little; the GLMs see the training maximum
+        if key != "gbm":
+            assert parts_far[key] == pytest.approx(parts_top[key], rel=0.25)
+
+
+def test_a_k_fold_pool_lends_its_error_shape_but_not_its_level():
+    undated = GlobalForecaster(FAST, 4).fit(_signal_history(dated=False))
+    assert undated.pool_kind == "kfold"
+    # the pool's actuals are scaled to its forecasts' total before the recalibration (which keeps the
+    # total it is given) and the distribution
+    assert undated.pool_scale != 1.0
+    assert undated.pool_mu.sum() == pytest.approx(undated.pool_scale * undated.pool_y.sum(), rel=1e-6)
+    assert np.sort(undated.dist.y) == pytest.approx(np.sort(undated.pool_y * undated.pool_scale))
+    dated = GlobalForecaster(FAST, 4).fit(_signal_history())
+    assert dated.pool_kind == "time" and dated.pool_scale == 1.0
+    kept = GlobalForecaster(ModelParams(max_iter=60, calibration_blocks=2, min_fit=20, pool_level="keep"), 4).fit(
+        _signal_history(dated=False))
+    assert kept.pool_scale == 1.0 and kept.pool_mu.sum() == pytest.approx(kept.pool_y.sum(), rel=1e-6)

@@ -14,7 +14,7 @@ Signals that need the Spark stages (audiences, embeddings, the demand net,
 text embeddings) are not used; the launch table's own attributes and titles,
 the catalog items' sales rates and the market are.
 
-    python -m debut.simbench [--seeds 6] [--set forecast.market=never] [--variants never,always,auto]
+    python -m debut.simbench [--seeds 6] [--set forecast.market=never] [--variants 'never;always;auto']
 
 Prints one line per seed and variant and the mean over seeds of: the plan's
 profit as % of the oracle and of the attribute ceiling (profit_pct_attainable),
@@ -114,7 +114,7 @@ def run_seed(conf: Config, run_date: dt.date, seed: int, variants: Sequence[str]
     out, attainable = [], None
     for v in variants:
         t1 = time.time()
-        p = dataclasses.replace(params_of(fc), market=v)
+        p = variant_params(params_of(fc), v)
         model = GlobalForecaster(p, fc.horizon_weeks).fit(hist_t)
         rows = forecast_frame(forecast_rows(model.predict(cand_t), cands, fc, plan_date=run_date, as_of=run_date), fc)
         if attainable is None:
@@ -131,14 +131,32 @@ def run_seed(conf: Config, run_date: dt.date, seed: int, variants: Sequence[str]
              "naive_p50": float(every.loc["naive_p50", "pct_of_oracle"]),
              "mean_vs_expected": float(mean.sum() / expected.sum()),
              "spearman": float(mean.corr(expected.reindex(mean.index), method="spearman")),
-             "exposure": bool(model.use_exposure), "recal_slope": float(model.recal.slope)}
+             "exposure": bool(model.use_exposure), "recal_slope": float(model.recal.slope),
+             "level": f"gbm {model.level.blend:.2f} x {model.level.alpha}"}
         out.append(r)
-        say(f"[simbench] seed {seed} {v:<7} plan {r['pct_oracle']:6.1f}% of oracle, {r['pct_attainable']:6.1f}% of "
+        say(f"[simbench] seed {seed} {v:<12} plan {r['pct_oracle']:6.1f}% of oracle, {r['pct_attainable']:6.1f}% of "
             f"attainable; stocked {r['stocked']:5.0f} sold {r['sold']:5.0f}; mean/expected "
             f"{r['mean_vs_expected']:.2f}, Spearman {r['spearman']:.3f}; exposure "
-            f"{'used' if r['exposure'] else 'not used'}; {len(table)} launches, signals {'+'.join(used) or '-'} "
+            f"{'used' if r['exposure'] else 'not used'}; level {r['level']}, slope {r['recal_slope']:.2f}; "
+            f"{len(table)} launches, signals {'+'.join(used) or '-'} "
             f"(simulated in {t_sim:.0f}s, forecast and plans in {time.time() - t1:.0f}s)")
     return out
+
+
+def variant_params(base, spec: str):
+    """ModelParams from ``base`` with a variant's overrides: "market=always,recalibrate=false" (a bare
+    value is forecast.market's, for short: "always")."""
+    changes = {}
+    for part in [x.strip() for x in spec.split(",") if x.strip()]:
+        key, _, value = part.partition("=") if "=" in part else ("market", "=", part)
+        default = getattr(base, key)          # AttributeError names an unknown field
+        if isinstance(default, bool):
+            changes[key] = value.lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            changes[key] = type(default)(value)
+        else:
+            changes[key] = value
+    return dataclasses.replace(base, **changes)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -146,7 +164,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--env", default="local")
     ap.add_argument("--seeds", type=int, default=6, help="marketplaces: seeds 1..N")
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--variants", default="auto", help="forecast.market values to compare, comma-separated")
+    ap.add_argument("--variants", default="auto",
+                    help="forecaster variants to compare, separated by ';': ModelParams overrides "
+                         "such as 'market=always,recalibrate=false' (a bare value sets market)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--csv", default=None)
     args = ap.parse_args(argv)
@@ -154,7 +174,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     seeded = {s: load_config(args.env, args.set + [f"simulate.seed={s}"])
               for s in range(args.first_seed, args.first_seed + args.seeds)}
     run_date = dt.date.fromisoformat(conf.run_date)
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    variants = [v.strip() for v in args.variants.split(";") if v.strip()]
     rows: List[Dict] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         rows += run_seed(seeded[seed], run_date, seed, variants)

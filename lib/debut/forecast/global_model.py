@@ -42,6 +42,7 @@ SKIP = {ID, DATE, CATEGORY, PRICE, TEXT_COL, EMB_COL, "unit_cost", "price_band",
 MAX_NATIVE_LEVELS = 60
 FIRST_WEEK_DAYS = "first_week_days"       # optional: days on sale in week 1 (1-7), a partial first week
 METHOD = "global_model"
+SIGNAL = "signal"                         # the key of the signal GLM among the level model's parts
 
 
 @dataclass
@@ -64,6 +65,9 @@ class ModelParams:
     blend_weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)   # boosting's share of the log level tried
     recalibrate: bool = True               # the pool's log-linear fit of units on the level (LevelCalibration)
     market: str = "auto"                   # the market exposure (debut.forecast.market): auto | always | never
+    pool_level: str = "auto"               # the pool's overall actual/forecast ratio: keep | neutral | auto (see _fit)
+    signal_glm: bool = True                # a small GLM on the numeric signals and the category beside the others
+    signal_alpha: float = 0.1
 
 
 def params_of(fc) -> ModelParams:
@@ -279,6 +283,7 @@ class Featurizer:
 
     def _assemble(self, df, enc_cols, num, lp, text, knn) -> np.ndarray:
         self.last_compact = self._compact(df, enc_cols, num, lp, knn)
+        self.last_signal = self._signal(enc_cols, num)
         cols = enc_cols + [num, text, knn]
         if self.has_price:
             cols += [lp[:, None], self._price_position(df, lp)[:, None]]
@@ -298,6 +303,14 @@ class Featurizer:
         if self.has_price:
             cols += [lp[:, None], self._price_position(df, lp)[:, None]]
         return np.column_stack([c for c in cols if c.shape[1]])
+
+    def _signal(self, enc_cols, num) -> np.ndarray:
+        """The signal GLM's columns: the numeric attributes and signals (log1p when non-negative) and the
+        deepest category level's mean log units; empty without a numeric column."""
+        if not num.shape[1]:
+            return np.zeros((num.shape[0], 0))
+        cols = [self._log_nonneg(num)] + ([enc_cols[0][:, -1:]] if self.has_cat else [])
+        return np.column_stack(cols)
 
     def native_mask(self, width: int) -> Optional[np.ndarray]:
         if not self.n_native:
@@ -359,6 +372,11 @@ class LevelModel:
             self.std = _Standardise(c)
             for a in self.p.glm_alphas:
                 self.glms[a] = PoissonRegressor(alpha=a, max_iter=300).fit(self.std(c), y, sample_weight=weight)
+            sig = self.feat.last_signal
+            if self.p.signal_glm and sig.shape[1]:
+                self.sig_std = _Standardise(sig)
+                self.glms[SIGNAL] = PoissonRegressor(alpha=self.p.signal_alpha, max_iter=300).fit(
+                    self.sig_std(sig), y, sample_weight=weight)
         return self
 
     def parts(self, df: pd.DataFrame) -> Dict:
@@ -370,7 +388,9 @@ class LevelModel:
         if self.glms:
             c = self.std(self.feat.last_compact)
             with np.errstate(over="ignore"):
-                out.update({a: np.clip(m.predict(c), 1e-6, 1e12) for a, m in self.glms.items()})
+                for a, m in self.glms.items():
+                    design = self.sig_std(self.feat.last_signal) if a == SIGNAL else c
+                    out[a] = np.clip(m.predict(design), 1e-6, 1e12)
         return out
 
     @staticmethod
@@ -389,7 +409,7 @@ def choose_blend(parts: List[Dict], y: np.ndarray, p: ModelParams) -> tuple:
     keys = set.intersection(*[set(d) for d in parts]) - {"gbm"} if parts else set()
     gbm = np.concatenate([d["gbm"] for d in parts])
     best = (mean_poisson_deviance(y, gbm), 1.0, None)
-    for a in sorted(keys):
+    for a in sorted(keys, key=str):
         glm = np.concatenate([d[a] for d in parts])
         for w in sorted(p.blend_weights, reverse=True):
             if w >= 1.0:
@@ -474,9 +494,20 @@ class GlobalForecaster:
         e = self.train_exposure if self.use_exposure else np.ones(len(self.y))
         self.level = LevelModel(p).fit(self.train, self.y / e, self.w * e)
         self.level.blend, self.level.alpha = blend, alpha
-        self.recal = LevelCalibration.fit(pool_mu, self.pool_y) if p.recalibrate else LevelCalibration()
+        # The pool's overall ratio of actuals to forecasts is a level correction only when the pool is out of
+        # time (later launches forecast from earlier ones: the drift a candidate meets too). A k-fold pool
+        # (no launch dates, or no launch finished before the later ones began) has no time in it: its
+        # overall ratio is the folds' own artefact, and carried to the full model's forecasts it moved
+        # every candidate's level by it. There the pool lends only the shape of its errors (the slope,
+        # the windows' relative calibration, the intervals), its actuals scaled to its forecasts' total.
+        self.pool_scale = 1.0
+        if p.pool_level == "neutral" or (p.pool_level == "auto" and self.pool_kind != "time"):
+            tot_y, tot_mu = float(np.sum(self.pool_y)), float(np.sum(pool_mu))
+            self.pool_scale = tot_mu / tot_y if tot_y > 0 and tot_mu > 0 else 1.0
+        pool_y = self.pool_y * self.pool_scale
+        self.recal = LevelCalibration.fit(pool_mu, pool_y) if p.recalibrate else LevelCalibration()
         self.pool_mu = self.recal(pool_mu)
-        self.dist = LocalDistribution.fit(self.pool_mu, self.pool_y, p.quantiles, p.target_coverage)
+        self.dist = LocalDistribution.fit(self.pool_mu, pool_y, p.quantiles, p.target_coverage)
         return self
 
     @staticmethod
@@ -507,6 +538,7 @@ class GlobalForecaster:
         variants = ([True] if p.market == "always" else [False, True]) if self.train_exposure is not None else [False]
         parts: Dict[bool, list] = {v: [] for v in variants}
         ys = []
+        self.pool_kind = "time"
 
         def block(fit_rows: np.ndarray, rows: np.ndarray) -> None:
             for v in variants:
@@ -531,7 +563,7 @@ class GlobalForecaster:
                     continue
                 block(fit_rows, rows)
         if sum(len(v) for v in ys) < p.min_fit:
-            parts, ys = {v: [] for v in variants}, []
+            parts, ys, self.pool_kind = {v: [] for v in variants}, [], "kfold"
             folds = encode.fold_ids(len(y), 5, p.seed)
             for f in np.unique(folds):
                 tr, te = folds != f, (folds == f) & done
@@ -539,6 +571,7 @@ class GlobalForecaster:
                     continue
                 block(np.flatnonzero(tr), np.flatnonzero(te))
         if not ys:
+            self.pool_kind = "none"
             return np.array([max(float(y.mean()), 1e-6)] * len(y)), y, (False, 1.0, None)
         ys = np.concatenate(ys)
         best, self.pool_deviance = None, {}
@@ -589,7 +622,9 @@ class GlobalForecaster:
         lo, hi = self.dist.levels_lo_hi
         weights = {"global_model": 1.0, "gbm_share": float(self.level.blend), "interval_lo_level": lo,
                    "interval_hi_level": hi}
-        if self.level.alpha is not None:
+        if self.level.alpha == SIGNAL:
+            weights["signal_glm"] = 1.0
+        elif self.level.alpha is not None:
             weights["glm_alpha"] = float(self.level.alpha)
         weights["recal_slope"] = float(self.recal.slope)
         if self.market is not None:
