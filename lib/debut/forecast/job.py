@@ -88,6 +88,9 @@ def model_inputs(spark: SparkSession, conf: Config, run_date: dt.date) -> ModelI
                       audience=audience, net=net, net_trained_before=net_cutoff, market=market)
     hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
                                               ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items)
+    if fc.market != "never" and "market" not in used:
+        _say("market exposure not offered: silver.category_daily has no category with units (from events) "
+             "in the 28 days before enough past launches")
     return ModelInputs(cands, table, emb, signals, hist_t, cand_t, used)
 
 
