@@ -290,6 +290,16 @@ def test_backtest_test_view_rewrites_the_test_launches_as_of_each_cutoff():
         (True, {5.0}, {1.0}), (True, {6.0}, {1.0}), (True, {7.0}, {1.0})]
 
 
+def test_a_history_too_short_for_a_causal_backtest_says_why():
+    from debut.forecast.backtest import why_none
+
+    short = pd.DataFrame({"item_id": ["a", "b"], "launch_date": pd.to_datetime(["2026-06-10", "2026-08-01"]),
+                          "week_1": [1.0, 2.0], "week_2": [1.0, np.nan]})
+    assert why_none(short, 2) == ("the history is too short for a causal 2-week backtest: the first launch's 2 weeks "
+                                  "end on 2026-06-24, after the last launch with 2 complete weeks began (2026-06-10)")
+    assert why_none(short.assign(week_2=np.nan), 2) == "no past launch has 2 complete weeks"
+
+
 def test_backtest_summary_by_hand():
     rows = pd.DataFrame({"method": ["debut"] * 3, "actual": [1.0, 2.0, 5.0], "p10": [1, 1, 1],
                          "p50": [1.0, 2.0, 2.0], "p90": [2, 3, 4], "mean_units": [1.0, 2.0, 4.0]})

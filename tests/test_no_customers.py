@@ -48,7 +48,7 @@ def write_lake(spark, conf) -> dict:
             for d in days:
                 n += 1
                 orders.append((f"O{n}", 1, dt.datetime.combine(d, dt.time(12)), d, None, item, 1 + i % 3,
-                               CATEGORIES[cat][0], "web", "completed", None, "orders.csv", SNAP))
+                               CATEGORIES[cat][0], "web", "completed", None, "orders.csv", SNAP, None))
         for i in range(5):                                    # past launches, given as a launch-history file
             item = f"{cat}-launch-{i}"
             launch = LAUNCHED + dt.timedelta(days=7 * i)

@@ -38,6 +38,21 @@ def cutoff_dates(table: pd.DataFrame, fc: ForecastConf) -> List[dt.date]:
     return [last + dt.timedelta(days=1 - k * fc.backtest_step_days) for k in range(1, fc.backtest_cutoffs + 1)]
 
 
+def why_none(table: pd.DataFrame, horizon: int) -> str:
+    """Why a strictly causal backtest has nothing to score: the reason in one line."""
+    d = pd.to_datetime(table[DATE]).dropna() if DATE in table.columns else pd.Series([], dtype="datetime64[ns]")
+    weeks = table[week_cols(horizon)].to_numpy(float) if len(table) else np.zeros((0, horizon))
+    complete = np.isfinite(weeks).all(axis=1) if len(weeks) else np.zeros(0, dtype=bool)
+    if not len(d) or not complete.any():
+        return f"no past launch has {horizon} complete weeks"
+    first_done = (d.min() + pd.Timedelta(days=7 * horizon)).date()
+    last_complete = pd.to_datetime(table.loc[complete, DATE]).max().date()
+    if first_done > last_complete:
+        return (f"the history is too short for a causal {horizon}-week backtest: the first launch's {horizon} weeks "
+                f"end on {first_done}, after the last launch with {horizon} complete weeks began ({last_complete})")
+    return "no past launch with a complete horizon after a cutoff"
+
+
 def run_backtest(table: pd.DataFrame, fc: ForecastConf, run_date: dt.date, say=print) -> Tuple[pd.DataFrame, Dict]:
     """(rows of gold.forecast_backtest, record_metrics dict) from a launch table known at run_date."""
     cuts = sorted(cutoff_dates(table, fc))

@@ -124,7 +124,7 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, int]:
             if gain is not None:
                 _say(f"global model WAPE {gain:+.1%} vs the category-mean baseline (relative)")
         else:
-            _say("backtest skipped: no past launch with a complete horizon after a cutoff")
+            _say("backtest skipped: " + backtest.why_none(table, fc.horizon_weeks))
 
         forecast_df = spark.createDataFrame(rows, launch_forecast_schema(fc.quantiles))
         io.replace_where(forecast_df, conf, "gold.launch_forecast", f"plan_date = '{run_date.isoformat()}'")
