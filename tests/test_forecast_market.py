@@ -119,3 +119,12 @@ def test_levels_from_daily_average_the_days_before_the_launch_only():
     assert out["item_id"].tolist() == ["a", "b", "c"]
     assert out["market_units"].tolist()[0::2] == [4.5, 5.0] and np.isnan(out["market_units"].iloc[1])
     assert out["market_items"].tolist()[0::2] == [4.0, 2.0]
+
+
+def test_a_launch_file_with_market_columns_keeps_them_numeric_for_the_exposure():
+    from debut.forecast.launches import clean_history
+    hist = _crowded_history()
+    cleaned = clean_history(hist.assign(launch_date=hist["launch_date"].dt.date.astype(str)), "launches.csv")
+    assert len(cleaned.table) == len(hist)
+    assert cleaned.table["market_units"].tolist() == pytest.approx(hist["market_units"].tolist())
+    assert GlobalForecaster(FAST, 4).fit(cleaned.table).use_exposure
