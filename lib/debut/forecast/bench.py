@@ -120,8 +120,8 @@ def olist(args) -> None:
         table = market.attach(table, market.levels_from_daily(daily, table))
 
         def view(test: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-            lv = market.levels_from_daily(daily, test.assign(launch_date=cutoff))
-            out = market.attach(test.assign(launch_date=cutoff), lv)
+            at_cutoff = test.assign(launch_date=cutoff)
+            out = market.attach(at_cutoff, market.levels_from_daily(daily, at_cutoff))
             return out.assign(launch_date=test["launch_date"].to_numpy())
         print(f"[bench] market: {int(table[market.UNITS].notna().sum())} launches with their category's "
               f"28 days before launch (silver.category_daily of the export)")

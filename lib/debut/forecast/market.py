@@ -58,8 +58,7 @@ def _top(df: pd.DataFrame) -> np.ndarray:
 def _days(df: pd.DataFrame) -> np.ndarray:
     """Launch dates as day numbers (NaN where unknown)."""
     d = pd.to_datetime(df[DATE], errors="coerce")
-    out = (d - pd.Timestamp("1970-01-01")).dt.days.to_numpy(float)
-    return out
+    return (d - pd.Timestamp("1970-01-01")).dt.days.to_numpy(float)
 
 
 def _raw_log_level(df: pd.DataFrame, batch: np.ndarray) -> np.ndarray:
