@@ -208,6 +208,58 @@ def test_min_shard_rows_is_a_lower_bound(tmp_path):
     assert steps_per_epoch(5, 64) == 1 and steps_per_epoch(625, 64) == 9
 
 
+def _ctr_converter(tmp_path, name: str, sizes):
+    """A Petastorm converter over parquet files written without Spark (one row group per file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from petastorm.spark.spark_dataset_converter import SparkDatasetConverter
+
+    urls = []
+    (tmp_path / name).mkdir()
+    for i, n in enumerate(sizes):
+        rows = ctr_rows(n, seed=i)
+        path = tmp_path / name / f"part-{i}.parquet"
+        pq.write_table(pa.table({"user_features": pa.array([r[1] for r in rows], pa.list_(pa.float32())),
+                                 "item_features": pa.array([r[2] for r in rows], pa.list_(pa.float32())),
+                                 "label": pa.array([r[3] for r in rows], pa.float32())}), path)
+        urls.append("file://" + str(path))
+    return SparkDatasetConverter("file://" + str(tmp_path / name), urls, sum(sizes))
+
+
+def test_loader_batches_and_head_rows_read_the_cache_without_spark(tmp_path):
+    from debut.deep.data import head_rows, open_loader
+
+    conv = _ctr_converter(tmp_path, "c", [300, 200])
+    head = head_rows(conv, 5)
+    assert len(head) == 5 and list(head.columns) == ["user_features", "item_features", "label"]
+    np.testing.assert_allclose(np.stack(head["user_features"].to_list()),
+                               np.array([r[1] for r in ctr_rows(300, seed=0)[:5]]), rtol=1e-6)
+    assert len(head_rows(conv, 450)) == 450
+    with open_loader(conv, rank=0, size=1, batch_size=64, shuffle=True, seed=1, shuffle_buffer=128) as loader:
+        it = iter(loader)
+        batches = [next(it) for _ in range(20)]         # endless: 20 x 64 rows > 500
+    assert {tuple(b["user_features"].shape) for b in batches} == {(64, 8)}
+    assert {tuple(b["item_features"].shape) for b in batches} == {(64, 6)}
+    assert {tuple(b["label"].shape) for b in batches} == {(64,)}
+
+
+def test_one_launch_trains_several_jobs_in_turn(tmp_path):
+    """train_jobs (what every Horovod process runs): one result per job, in order, each with its own weights."""
+    from debut.deep.loop import Comm, TrainJob, load_state, train_jobs
+
+    deep = DeepConf(epochs=3, batch_size=32, lr=5e-3, patience=5, hidden_dim=8, embed_dim=4, torch_threads=1)
+    dims = {"user_features": 8, "item_features": 6}
+    jobs = [TrainJob(task="ctr", dims=dims, deep=deep.replace(seed=seed), train_converter=_ctr_converter(
+                tmp_path, f"train{seed}", [400]), val_converter=_ctr_converter(tmp_path, f"val{seed}", [100]),
+                steps_per_epoch=12, val_steps=4) for seed in (1, 2)]
+    results = train_jobs(Comm(), jobs)
+    assert [len(r["history"]) for r in results] == [3, 3]
+    assert all(r["rank"] == 0 and r["seconds"] > 0 and r["best_val_loss"] < 0.69 for r in results)
+    models = [load_state(get_task("ctr").build_model(dims, deep), r["state_dict"]) for r in results]
+    assert not torch.equal(models[0].user_fields.weight, models[1].user_fields.weight)
+    assert train_jobs(Comm(), jobs[0])["history"][-1]["epoch"] == 2    # a single job: its result alone
+
+
 # ---------------------------------------------------------------- Spark helpers
 def ctr_df(spark, n: int, seed: int = 0, with_null: bool = False):
     from pyspark.sql import types as T
@@ -297,6 +349,21 @@ def test_registered_ctr_scores_dataframe_via_pandas_udf(ctr_trained, spark):
     assert pdf["p_purchase"].isna().tolist() == [False] * 400 + [True]   # the null row keeps its row
     ok = pdf.dropna()
     assert auc(ok["label"], ok["p_purchase"]) > 0.8
+
+
+@pytest.mark.timeout(300)
+def test_scoring_the_model_in_memory_matches_the_registered_version(ctr_trained, spark):
+    from debut.deep.score import score
+
+    conf, deep, df, result = ctr_trained
+    fresh = ctr_df(spark, 50, seed=2, with_null=True)
+    registered = score(fresh, conf, "ctr", version=result.version, deep=deep).toPandas().sort_values("id")
+    in_memory = score(fresh, conf, "ctr", version=result.version, deep=deep,
+                      model=(result.model, result.spec)).toPandas().sort_values("id")
+    assert result.spec["task"] == "ctr" and result.spec["dims"] == result.dims
+    assert in_memory["p_purchase"].isna().sum() == 1
+    np.testing.assert_allclose(in_memory["p_purchase"].fillna(-1).to_numpy(float),
+                               registered["p_purchase"].fillna(-1).to_numpy(float), atol=1e-6)
 
 
 @pytest.mark.timeout(300)

@@ -1,6 +1,10 @@
 """train_deep: build each model's training set from the lakehouse, train it with Horovod
 (or TorchDistributor) over Petastorm, register it in MLflow, and measure it on a time-based holdout.
 
+All the tasks' sets are built first; one launch of the training processes then trains every
+model in turn (each launch costs process start, imports and a rendezvous); each model is then
+registered and scored on its holdout with the weights in memory (the registered version's).
+
 For every task of ``deep.tasks`` (sets: :mod:`debut.deep.datasets`):
 
 ctr       AUC on the holdout window's purchases + sampled negatives, against a
@@ -23,12 +27,13 @@ candidate, replaceWhere run_date: what forecast_launch reads instead of the mode
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from pyspark import StorageLevel
@@ -65,7 +70,8 @@ class Sources:
     def __init__(self, spark: SparkSession, conf: Config, run_date: dt.date):
         self.spark, self.conf, self.run_date = spark, conf, run_date
         self._cached: List[DataFrame] = []
-        self._task_cached: List[DataFrame] = []
+        self._task_cached: Dict[Optional[str], List[DataFrame]] = {}
+        self.building: Optional[str] = None      # the task whose sets keep_for_task holds
 
     def table(self, name: str) -> DataFrame:
         return io.read(self.spark, self.conf, name)
@@ -113,19 +119,25 @@ class Sources:
 
     def keep_for_task(self, df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
-        self._task_cached.append(df)
+        self._task_cached.setdefault(self.building, []).append(df)
         return df
 
-    def release_task(self) -> None:
-        for df in self._task_cached:
+    def release_task(self, task: Optional[str] = None) -> None:
+        for df in self._task_cached.pop(task, []):
             df.unpersist()
-        self._task_cached.clear()
 
     def release(self) -> None:
-        self.release_task()
+        for task in list(self._task_cached):
+            self.release_task(task)
         for df in self._cached:
             df.unpersist()
         self._cached.clear()
+
+
+class Trained(NamedTuple):
+    """A registered version and the same model in memory (model, spec) to score the holdout with."""
+    version: int
+    model: Tuple[Any, Mapping[str, Any]]
 
 
 @dataclass
@@ -192,7 +204,7 @@ def build_ctr(src: Sources) -> TaskData:
                     info={"holdout": _window_text(hold), "train": [_window_text(w) for w in wins]})
 
 
-def evaluate_ctr(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
+def evaluate_ctr(src: Sources, data: TaskData, trained: Trained) -> Dict[Any, float]:
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
     from pyspark.ml.functions import array_to_vector
@@ -204,7 +216,8 @@ def evaluate_ctr(src: Sources, data: TaskData, version: int) -> Dict[Any, float]
     classes = data.holdout.agg(F.countDistinct("label").alias("k"), F.avg("label").alias("rate")).first()
     if classes["k"] < 2:
         raise SkipTask(f"holdout {data.info['holdout']} has {n} rows of a single class: no AUC")
-    scored = score(data.holdout, src.conf, "ctr", version=version).where(F.col("p_purchase").isNotNull())
+    scored = (score(data.holdout, src.conf, "ctr", version=trained.version, model=trained.model)
+              .where(F.col("p_purchase").isNotNull()))
     auc = BinaryClassificationEvaluator(rawPredictionCol="p_purchase", labelCol="label").evaluate(scored)
 
     def vectors(df: DataFrame) -> DataFrame:
@@ -248,7 +261,7 @@ def _top_k_hits(arr: str, k: int):
     return F.array_contains(F.slice(F.col(arr), 1, k), F.col("next_category")).cast("double")
 
 
-def evaluate_sequence(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
+def evaluate_sequence(src: Sources, data: TaskData, trained: Trained) -> Dict[Any, float]:
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
 
     from debut.deep.score import score
@@ -261,7 +274,7 @@ def evaluate_sequence(src: Sources, data: TaskData, version: int) -> Dict[Any, f
     overall = D.top_categories(counts.groupBy("category_id").agg(F.sum("n").alias("n"),
                                                                   F.max("last_time").alias("last_time")),
                                k=3, by=()).withColumnRenamed("top", "global_top")
-    scored = score(data.holdout, src.conf, "sequence", version=version)
+    scored = score(data.holdout, src.conf, "sequence", version=trained.version, model=trained.model)
     ranked = F.transform(F.array_sort(F.transform("next_category_probs", lambda p, i: F.struct(
         (-p).alias("neg_p"), i.alias("c")))), lambda s: s["c"])
     joined = (scored.where(F.col("next_category_probs").isNotNull())
@@ -338,7 +351,7 @@ def demand_scores(pdf, qs) -> Dict[str, Optional[float]]:
             "coverage": M.coverage(y, pdf[names[0]].to_numpy(float), pdf[names[-1]].to_numpy(float))}
 
 
-def evaluate_demand(src: Sources, data: TaskData, version: int) -> Dict[Any, float]:
+def evaluate_demand(src: Sources, data: TaskData, trained: Trained) -> Dict[Any, float]:
     from debut.deep.score import score
     from debut.deep.tasks import quantile_suffix
 
@@ -352,7 +365,8 @@ def evaluate_demand(src: Sources, data: TaskData, version: int) -> Dict[Any, flo
     per_cat = known.groupBy("category").agg(F.percentile_approx("demand_log1p", list(qs)).alias("_bq"),
                                             F.avg("units").alias("_bmean"))
     overall = known.agg(F.percentile_approx("demand_log1p", list(qs)).alias("_gq"), F.avg("units").alias("_gmean"))
-    scored = (score(data.holdout, src.conf, "demand", version=version).where(F.col(names[0]).isNotNull())
+    scored = (score(data.holdout, src.conf, "demand", version=trained.version, model=trained.model)
+              .where(F.col(names[0]).isNotNull())
               .join(F.broadcast(per_cat), on="category", how="left").crossJoin(F.broadcast(overall))
               .withColumn("_bq", F.coalesce("_bq", "_gq")).withColumn("_bmean", F.coalesce("_bmean", "_gmean")))
     # one row per holdout launch (bounded by launches)
@@ -379,23 +393,23 @@ def _fmt(x: Optional[float]) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def predict_demand(src: Sources, data: TaskData, version: int) -> Dict[str, Any]:
+def predict_demand(src: Sources, data: TaskData, trained: Trained) -> Dict[str, Any]:
     """gold.demand_net_predictions for every past launch and candidate, with the split it trained on."""
     from debut.deep.predictions import TABLE, write_demand_predictions
 
-    n = write_demand_predictions(src.spark, src.conf, src.run_date, version=version,
-                                 trained_before=data.info["split"])
+    n = write_demand_predictions(src.spark, src.conf, src.run_date, version=trained.version,
+                                 trained_before=data.info["split"], model=trained.model)
     _log(f"demand: {n:,} predictions (past launches and candidates) written to {TABLE}; "
          f"trained on launches before {data.info['split']}")
     return {"predictions": n}
 
 
 # tasks whose predictions other stages read: written as a table after registration
-PREDICTORS: Dict[str, Callable[[Sources, TaskData, int], Dict[str, Any]]] = {"demand": predict_demand}
+PREDICTORS: Dict[str, Callable[[Sources, TaskData, Trained], Dict[str, Any]]] = {"demand": predict_demand}
 
 BUILDERS: Dict[str, Callable[[Sources], TaskData]] = {
     "ctr": build_ctr, "sequence": build_sequence, "demand": build_demand}
-EVALUATORS: Dict[str, Callable[[Sources, TaskData, int], Dict[Any, float]]] = {
+EVALUATORS: Dict[str, Callable[[Sources, TaskData, Trained], Dict[Any, float]]] = {
     "ctr": evaluate_ctr, "sequence": evaluate_sequence, "demand": evaluate_demand}
 
 
@@ -409,60 +423,99 @@ def check_sizes(task: str, data: TaskData, conf: Config) -> None:
         raise SkipTask(f"{c['val']} validation rows for {deep.num_proc} training processes")
 
 
-def run_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, src: Sources) -> Dict[str, Any]:
-    """Build, train, register and evaluate one task; a SkipTask is printed and recorded, not raised."""
-    from petastorm.errors import NoDataAvailableError
+def _skipped(spark: SparkSession, conf: Config, run_date: dt.date, task: str, exc: SkipTask) -> Dict[str, Any]:
+    import mlflow
 
     from debut import tracking
-    from debut.deep.train import train
 
     component = f"deep.{task}"
+    _log(f"{task}: SKIPPED: {exc}")
+    mlflow.set_tag(f"{component}.skipped", str(exc)[:5000])
+    tracking.record_metrics(spark, conf, run_date, component, {"skipped": 1.0, "evaluated": 0.0})
+    return {"skipped": str(exc)}
+
+
+def build_task(src: Sources, task: str) -> TaskData:
+    """One task's example sets (persisted until ``src.release``), checked big enough to train."""
     started = time.perf_counter()
-    out: Dict[str, Any] = {}
+    src.building = task
     try:
         data = BUILDERS[task](src)
-        build_s = time.perf_counter() - started
-        out["counts"] = dict(data.counts)
-        _log(f"{task}: {data.counts['train']:,} training / {data.counts['val']:,} validation / "
-             f"{data.counts['holdout']:,} holdout rows ({build_s:.0f} s)")
-        check_sizes(task, data, conf)
-        try:
-            result = train(spark, conf, data.train, task, val_df=data.val, run_date=run_date.isoformat(),
-                           dims=data.dims or None)
-        except NoDataAvailableError as exc:
-            raise SkipTask(f"too little data for {conf.deep.num_proc} Petastorm shards: {exc}") from exc
-        out.update(model_name=result.model_name, version=result.version, run_id=result.run_id,
-                   train_seconds=result.seconds, best_val_loss=result.best_val_loss,
-                   epochs=len(result.history))
-        _log(f"{task}: registered {result.model_name} v{result.version}: best validation loss "
-             f"{result.best_val_loss:.4f} at epoch {result.best_epoch + 1} of {len(result.history)}, "
-             f"{result.seconds:.0f} s")
-        if task in PREDICTORS:
-            out.update(PREDICTORS[task](src, data, result.version))
-        metrics: Dict[Any, Any] = {"skipped": 0.0, "model_version": float(result.version),
-                                   "train_seconds": result.seconds, "build_seconds": build_s,
-                                   "best_val_loss": result.best_val_loss,
-                                   **{(f"{k}_rows"): float(v) for k, v in data.counts.items()}}
-        try:
-            metrics.update(EVALUATORS[task](src, data, result.version))
-        except SkipTask as exc:
-            _log(f"{task}: not evaluated: {exc}")
-            metrics["evaluated"] = 0.0
-            out["not_evaluated"] = str(exc)
-        else:
-            metrics["evaluated"] = 1.0
-        out["metrics"] = {(k if isinstance(k, str) else "/".join(map(str, k[:2]))): v for k, v in metrics.items()}
-        tracking.record_metrics(spark, conf, run_date, component, metrics)
-    except SkipTask as exc:
-        import mlflow
-
-        _log(f"{task}: SKIPPED: {exc}")
-        mlflow.set_tag(f"{component}.skipped", str(exc)[:5000])
-        tracking.record_metrics(spark, conf, run_date, component, {"skipped": 1.0, "evaluated": 0.0})
-        out["skipped"] = str(exc)
     finally:
-        src.release_task()
+        src.building = None
+    data.info["build_seconds"] = time.perf_counter() - started
+    _log(f"{task}: {data.counts['train']:,} training / {data.counts['val']:,} validation / "
+         f"{data.counts['holdout']:,} holdout rows ({data.info['build_seconds']:.0f} s)")
+    check_sizes(task, data, src.conf)
+    return data
+
+
+def finish_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, src: Sources, data: TaskData,
+                result: Any) -> Dict[str, Any]:
+    """A trained and registered task: its predictions table (if any), its holdout evaluation, its metrics."""
+    from debut import tracking
+
+    out: Dict[str, Any] = {"counts": dict(data.counts)}
+    out.update(model_name=result.model_name, version=result.version, run_id=result.run_id,
+               train_seconds=result.seconds, best_val_loss=result.best_val_loss, epochs=len(result.history))
+    _log(f"{task}: registered {result.model_name} v{result.version}: best validation loss "
+         f"{result.best_val_loss:.4f} at epoch {result.best_epoch + 1} of {len(result.history)}, "
+         f"{result.seconds:.0f} s")
+    # the version just registered, from memory (the same weights the registry holds)
+    model = Trained(result.version, (result.model, result.spec))
+    if task in PREDICTORS:
+        out.update(PREDICTORS[task](src, data, model))
+    metrics: Dict[Any, Any] = {"skipped": 0.0, "model_version": float(result.version),
+                               "train_seconds": result.seconds, "build_seconds": data.info["build_seconds"],
+                               "best_val_loss": result.best_val_loss,
+                               **{(f"{k}_rows"): float(v) for k, v in data.counts.items()}}
+    try:
+        metrics.update(EVALUATORS[task](src, data, model))
+    except SkipTask as exc:
+        _log(f"{task}: not evaluated: {exc}")
+        metrics["evaluated"] = 0.0
+        out["not_evaluated"] = str(exc)
+    else:
+        metrics["evaluated"] = 1.0
+    out["metrics"] = {(k if isinstance(k, str) else "/".join(map(str, k[:2]))): v for k, v in metrics.items()}
+    tracking.record_metrics(spark, conf, run_date, f"deep.{task}", metrics)
+    src.release_task(task)
     return out
+
+
+def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sources,
+                tasks: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+    """Build every task's sets, train all of them in one launch of the training processes, then
+    register and evaluate each. A SkipTask is printed and recorded for its task, not raised."""
+    from petastorm.errors import NoDataAvailableError
+
+    from debut.deep.train import fit, prepare
+
+    out: Dict[str, Dict[str, Any]] = {}
+    built: Dict[str, TaskData] = {}
+    for task in tasks:
+        try:
+            built[task] = build_task(src, task)
+        except SkipTask as exc:
+            src.release_task(task)
+            out[task] = _skipped(spark, conf, run_date, task, exc)
+    with contextlib.ExitStack() as stack:     # the Petastorm caches, deleted once trained
+        prepared = []
+        for task, data in built.items():
+            try:
+                prepared.append(prepare(spark, conf, data.train, task, stack, val_df=data.val,
+                                        dims=data.dims or None))
+            except NoDataAvailableError as exc:
+                src.release_task(task)
+                out[task] = _skipped(spark, conf, run_date, task, SkipTask(
+                    f"too little data for {conf.deep.num_proc} Petastorm shards: {exc}"))
+        if prepared:
+            _log(f"training {', '.join(p.task for p in prepared)} in one launch of {conf.deep.num_proc} "
+                 f"{conf.deep.backend} processes")
+        results = fit(spark, conf, prepared, run_date=run_date.isoformat())
+    for p, result in zip(prepared, results):
+        out[p.task] = finish_task(spark, conf, run_date, p.task, src, built[p.task], result)
+    return {task: out[task] for task in tasks if task in out}
 
 
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Any]:
@@ -482,8 +535,8 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, Any]:
             for task in deep.tasks:
                 if no_customers and task in CUSTOMER_TASKS:
                     out[task] = {"skipped": no_customers}
-                    continue
-                out[task] = run_task(spark, conf, run_date, task, src)
+            trained = train_tasks(spark, conf, run_date, src, [t for t in deep.tasks if t not in out])
+            out = {task: out.get(task) or trained[task] for task in deep.tasks}
         finally:
             src.release()
     status.record(spark, conf, JOB, run_date, [

@@ -9,11 +9,12 @@ state_dict as bytes together with the per-epoch history.
 """
 from __future__ import annotations
 
+import gc
 import io
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -199,16 +200,33 @@ def train_loop(comm: Comm, job: TrainJob) -> Dict[str, Any]:
             "steps_per_epoch": job.steps_per_epoch, "val_steps": job.val_steps, "threads": threads}
 
 
-def horovod_train_fn(job: TrainJob) -> Dict[str, Any]:
-    """Entry point of every Horovod process (``horovod.spark.run``)."""
+Jobs = Union[TrainJob, Sequence[TrainJob]]
+
+
+def train_jobs(comm: Comm, jobs: Jobs) -> Union[Dict[str, Any], List[Dict[str, Any]]]:
+    """One job's result, or each job's in turn (one launch of the processes trains several models)."""
+    if isinstance(jobs, TrainJob):
+        return train_loop(comm, jobs)
+    out = []
+    for job in jobs:
+        t0 = time.perf_counter()
+        result = train_loop(comm, job)
+        result["seconds"] = time.perf_counter() - t0
+        out.append(result)
+        gc.collect()        # the previous model's loaders and tensors, before the next one's
+    return out
+
+
+def horovod_train_fn(jobs: Jobs) -> Union[Dict[str, Any], List[Dict[str, Any]]]:
+    """Entry point of every Horovod process (``horovod.spark.run``): one job or several in turn."""
     comm = HorovodComm()
     try:
-        return train_loop(comm, job)
+        return train_jobs(comm, jobs)
     finally:
         comm.close()
 
 
-def torch_distributor_train_fn(job: TrainJob) -> Optional[Dict[str, Any]]:
+def torch_distributor_train_fn(job: Jobs) -> Optional[Union[Dict[str, Any], List[Dict[str, Any]]]]:
     """Entry point of every TorchDistributor process (torchrun sets RANK/WORLD_SIZE).
 
     In local mode pyspark 3.5 lets *every* process write its return value to
@@ -217,14 +235,15 @@ def torch_distributor_train_fn(job: TrainJob) -> Optional[Dict[str, Any]]:
     """
     comm = TorchDistComm()
     try:
-        result = train_loop(comm, job)
+        result = train_jobs(comm, job)
     finally:
         comm.close()
-    if comm.rank == 0 and job.result_path:
+    result_path = job.result_path if isinstance(job, TrainJob) else (job[0].result_path if job else None)
+    if comm.rank == 0 and result_path:
         import pickle
 
-        tmp = job.result_path + ".tmp"
+        tmp = result_path + ".tmp"
         with open(tmp, "wb") as f:
             pickle.dump(result, f)
-        os.replace(tmp, job.result_path)
+        os.replace(tmp, result_path)
     return result

@@ -9,7 +9,7 @@ forecaster uses the network. Rows are bounded by launches + candidates.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -58,9 +58,10 @@ def to_demand_net_predictions(scored_df: DataFrame, *, run_date: dt.date, traine
 
 
 def write_demand_predictions(spark: SparkSession, conf: Config, run_date: dt.date, *, version: int,
-                             trained_before: dt.date) -> int:
-    """Score every past launch and candidate with the registered network ``version``; replace the
-    run date's rows of gold.demand_net_predictions. Returns the number of rows written."""
+                             trained_before: dt.date, model: Optional[Tuple[Any, Mapping[str, Any]]] = None) -> int:
+    """Score every past launch and candidate with the registered network ``version`` (``model``: that
+    version already in memory, with its spec); replace the run date's rows of
+    gold.demand_net_predictions. Returns the number of rows written."""
     from debut.deep.datasets import demand_inputs
     from debut.deep.score import score
 
@@ -69,7 +70,8 @@ def write_demand_predictions(spark: SparkSession, conf: Config, run_date: dt.dat
     launched = items.select("item_id", F.col("launch_date").alias("_launch_date"))
     inputs = demand_inputs(spark, conf, items.select("item_id", "is_candidate"), run_date)
     name = conf.deep.model_name("demand")
-    scored = (score(inputs, conf, "demand", version=version, name=name, keep=["item_id", "is_candidate"])
+    scored = (score(inputs, conf, "demand", version=version, name=name, keep=["item_id", "is_candidate"],
+                    model=model)
               .join(launched, on="item_id", how="left").withColumnRenamed("_launch_date", "launch_date"))
     rows = to_demand_net_predictions(scored, run_date=run_date, trained_before=trained_before, model_name=name,
                                      model_version=version, quantiles=conf.deep.quantiles)

@@ -2,12 +2,13 @@
 
 The version is resolved once on the driver (every partition uses the same
 one); each Python worker loads the model from the registry once and keeps it
-for the partitions it serves. Rows whose features break the contract keep
+for the partitions it serves. A model already in memory (the version just
+registered) travels with the tasks instead. Rows whose features break the contract keep
 their row with null predictions.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -16,21 +17,31 @@ from pyspark.sql import types as T
 
 from debut.config import Config
 from debut.deep.conf import DeepConf, deep_conf
+from debut.deep.loop import state_bytes
+from debut.deep.models import ServingModel
 from debut.deep.registry import load_registered, model_uri, uris
 from debut.deep.tasks import get_task
 
 
 def score(df: DataFrame, conf: Config, task: str, *, version: Union[int, str] = "latest",
           name: Optional[str] = None, keep: Optional[Sequence[str]] = None,
-          deep: Optional[DeepConf] = None) -> DataFrame:
+          deep: Optional[DeepConf] = None, model: Optional[Tuple[ServingModel, Mapping[str, Any]]] = None
+          ) -> DataFrame:
     """``df`` (the task's feature columns + anything else) -> kept columns + prediction columns.
 
-    ``keep`` defaults to every column that is not a feature array (keys, labels).
+    ``keep`` defaults to every column that is not a feature array (keys, labels). ``model``:
+    (the model, its spec) already in memory, e.g. the version just registered: its weights travel
+    with the tasks instead of every Python worker downloading them from the registry.
     """
     deep = deep_conf(conf, deep)
     t = get_task(task)
     name = name or deep.model_name(task)
-    serving, v = load_registered(conf, name, version)
+    if model is None:
+        serving, v = load_registered(conf, name, version)
+        source: Dict[str, Any] = {"uri": model_uri(name, v), **uris(conf)}
+    else:
+        serving, spec = model
+        source = {"spec": dict(spec), "state": state_bytes(serving.model)}
     inner = serving.model
     widths = t.feature_widths(inner)
     keep = list(keep) if keep is not None else [c for c in df.columns if c not in t.features]
@@ -39,24 +50,29 @@ def score(df: DataFrame, conf: Config, task: str, *, version: Union[int, str] = 
         raise ValueError(f"{task}: cannot score, input lacks feature column(s) {', '.join(missing)}")
     out_fields = t.output_fields(inner)
     schema = T.StructType([df.schema[c] for c in keep] + out_fields)
-    fn = _partition_scorer(task=task, uri=model_uri(name, v), widths=tuple(widths), keep=keep,
-                           batch_size=deep.score_batch_size, **uris(conf))
+    fn = _partition_scorer(task=task, source=source, widths=tuple(widths), keep=keep,
+                           batch_size=deep.score_batch_size)
     return df.select(*dict.fromkeys(keep + list(t.features))).mapInPandas(fn, schema)
 
 
-def _partition_scorer(*, task: str, uri: str, widths, keep, batch_size: int, tracking_uri: str,
-                      registry_uri: Optional[str]):
+def _load(source: Mapping[str, Any]) -> ServingModel:
+    from debut.deep.registry import build_from_spec, load_cached
+
+    if "uri" in source:
+        return load_cached(source["tracking_uri"], source.get("registry_uri"), source["uri"])
+    return build_from_spec(source["spec"], source["state"]).eval()
+
+
+def _partition_scorer(*, task: str, source: Mapping[str, Any], widths, keep, batch_size: int):
     def score_partitions(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import torch
-
-        from debut.deep.registry import load_cached
 
         torch.set_num_threads(1)   # one Spark task per core
         t = get_task(task)
         model = None
         for pdf in batches:
             if model is None:
-                model = load_cached(tracking_uri, registry_uri, uri)
+                model = _load(source)
             x, valid = t.pack_pandas(pdf, widths)
             with torch.no_grad():
                 preds = [model(torch.from_numpy(x[i:i + batch_size])).numpy()

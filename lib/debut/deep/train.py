@@ -4,23 +4,25 @@
 a DataFrame that follows the task's contract (see :mod:`debut.deep.tasks`),
 logs params, per-epoch metrics and the model (with signature and input
 example) to the ``<prefix>/train_deep`` experiment and registers it under
-``deep.<task>_model_name``.
+``deep.<task>_model_name``. ``prepare`` each model, then ``fit`` them together: one launch
+of the training processes (process start, imports, rendezvous) trains them all in turn.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from pyspark.sql import DataFrame, SparkSession
 
 from debut.config import Config, flatten
 from debut.deep.conf import DeepConf, deep_conf
-from debut.deep.data import converters, min_shard_rows, steps_per_epoch, val_steps
+from debut.deep.data import converters, head_rows, min_shard_rows, steps_per_epoch, val_steps
 from debut.deep.loop import TrainJob, horovod_train_fn, load_state, torch_distributor_train_fn
 from debut.deep.models import ServingModel
 from debut.deep.registry import JOB, log_model, model_spec
@@ -43,19 +45,23 @@ class TrainResult:
     counts: Dict[str, int]
     model: ServingModel = field(repr=False)
     seconds: float = 0.0
+    spec: Dict[str, Any] = field(default_factory=dict)   # what rebuilding the model needs besides its weights
 
 
-def run_distributed(spark: SparkSession, job: TrainJob) -> Dict[str, Any]:
-    """Run the loop on ``job.deep.num_proc`` processes with the configured backend; rank 0's result."""
-    deep = job.deep
+def run_distributed(spark: SparkSession, job: Union[TrainJob, Sequence[TrainJob]]) -> Any:
+    """Run the loop on ``deep.num_proc`` processes with the configured backend; rank 0's result
+    (a list of results, one per job, when given several jobs: one launch trains them in turn)."""
+    several = not isinstance(job, TrainJob)
+    jobs = list(job) if several else [job]
+    deep = jobs[0].deep
     if deep.backend == "horovod":
         import horovod.spark
 
         # petastorm's pyarrow deprecation warnings would flood the driver log from every rank
         env = {"PYTHONWARNINGS": "ignore::FutureWarning,ignore::DeprecationWarning"}
-        results = horovod.spark.run(horovod_train_fn, args=(job,), num_proc=deep.num_proc,
+        results = horovod.spark.run(horovod_train_fn, args=(jobs if several else job,), num_proc=deep.num_proc,
                                     start_timeout=deep.start_timeout, env=env, verbose=0)
-        return next(r for r in results if r["rank"] == 0)
+        return _rank0(results, several)
     import pickle
     import shutil
     import tempfile
@@ -66,15 +72,23 @@ def run_distributed(spark: SparkSession, job: TrainJob) -> Dict[str, Any]:
     use_gpu = _has_cuda() if local else spark.conf.get("spark.task.resource.gpu.amount", None) is not None
     distributor = TorchDistributor(num_processes=deep.num_proc, local_mode=local, use_gpu=use_gpu)
     if not local:
-        return distributor.run(torch_distributor_train_fn, job)    # the task of partition 0 returns
+        return distributor.run(torch_distributor_train_fn, jobs if several else job)   # partition 0's task returns
     tmp = tempfile.mkdtemp(prefix="debut-deep-")
     try:
-        job = dataclasses.replace(job, result_path=os.path.join(tmp, "rank0.pickle"))
-        distributor.run(torch_distributor_train_fn, job)
-        with open(job.result_path, "rb") as f:
+        path = os.path.join(tmp, "rank0.pickle")
+        jobs = [dataclasses.replace(j, result_path=path) for j in jobs]
+        distributor.run(torch_distributor_train_fn, jobs if several else jobs[0])
+        with open(path, "rb") as f:
             return pickle.load(f)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rank0(results: List[Any], several: bool) -> Any:
+    for r in results:
+        if (r[0] if several and r else r)["rank"] == 0:
+            return r
+    raise RuntimeError("no result from rank 0")
 
 
 def effective_batch_size(min_shard_rows: int, deep: DeepConf) -> int:
@@ -90,6 +104,68 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+@dataclass
+class Prepared:
+    """One model's validated sets, live Petastorm converters and training job, ready to launch."""
+    task: str
+    deep: DeepConf
+    job: TrainJob
+    dims: Dict[str, int]
+    counts: Dict[str, int]
+    example: Any                         # a few validation rows (pandas) for the logged model's signature
+    seconds: float = 0.0                 # spent preparing (validation, Petastorm conversion)
+
+
+def prepare(spark: SparkSession, conf: Config, df: DataFrame, task: str, stack: contextlib.ExitStack, *,
+            deep: Optional[DeepConf] = None, val_df: Optional[DataFrame] = None,
+            dims: Optional[Mapping[str, int]] = None) -> Prepared:
+    """Validate ``df`` (and ``val_df``, else a random split of ``df``) and materialise them for Petastorm;
+    the converters live (and are deleted) with ``stack``."""
+    started = time.perf_counter()
+    deep = deep_conf(conf, deep)
+    t = get_task(task)
+    clean, model_dims, counts = validate_input(df, t, deep, dims)
+    if val_df is None:
+        train_df, valid_df = clean.randomSplit([1.0 - deep.val_fraction, deep.val_fraction], seed=deep.seed)
+    else:
+        train_df = clean
+        valid_df, _, val_counts = validate_input(val_df, t, deep, model_dims)
+        counts.update({f"val_{k}": v for k, v in val_counts.items()})
+
+    conv = stack.enter_context(converters(spark, conf, deep, {"train": train_df, "val": valid_df}))
+    train_rows = min_shard_rows(conv["train"], deep.num_proc)
+    val_rows = min_shard_rows(conv["val"], deep.num_proc)
+    batch = effective_batch_size(train_rows, deep)
+    job = TrainJob(task=task, dims=dict(model_dims), deep=deep.replace(batch_size=batch),
+                   train_converter=conv["train"], val_converter=conv["val"],
+                   steps_per_epoch=steps_per_epoch(train_rows, batch), val_steps=val_steps(val_rows, batch))
+    counts.update({"train_rows": len(conv["train"]), "val_rows": len(conv["val"]),
+                   "min_shard_train_rows": train_rows, "min_shard_val_rows": val_rows,
+                   "effective_batch_size": batch})
+    log.info("train_deep %s: %s, %d steps/epoch on %d %s processes", task, counts, job.steps_per_epoch,
+             deep.num_proc, deep.backend)
+    return Prepared(task=task, deep=deep, job=job, dims=dict(model_dims), counts=counts,
+                    example=head_rows(conv["val"], 5), seconds=time.perf_counter() - started)
+
+
+def fit(spark: SparkSession, conf: Config, prepared: Sequence[Prepared], *, run_date: Optional[str] = None,
+        register: bool = True) -> List[TrainResult]:
+    """Train every prepared model in one launch of the training processes, then log (and register)
+    each in MLflow. ``TrainResult.seconds``: its preparation, its share of the launch and its logging."""
+    if not prepared:
+        return []
+    if len({(p.deep.backend, p.deep.num_proc) for p in prepared}) > 1:
+        raise ValueError("models trained in one launch need the same deep.backend and deep.num_proc")
+    started = time.perf_counter()
+    results = run_distributed(spark, [p.job for p in prepared])
+    launch = time.perf_counter() - started
+    own = [r.get("seconds", 0.0) for r in results]
+    # the launch's overhead (process start, imports, rendezvous) is shared evenly
+    overhead = max(0.0, launch - sum(own)) / len(prepared)
+    return [_log_result(conf, p, r, run_date, register, p.seconds + s + overhead)
+            for p, r, s in zip(prepared, results, own)]
+
+
 def train(spark: SparkSession, conf: Config, df: DataFrame, task: str, *,
           deep: Optional[DeepConf] = None, val_df: Optional[DataFrame] = None,
           run_date: Optional[str] = None, dims: Optional[Mapping[str, int]] = None,
@@ -99,42 +175,27 @@ def train(spark: SparkSession, conf: Config, df: DataFrame, task: str, *,
     ``dims`` overrides inferred dimensions (e.g. ``{"num_categories": 40}`` so
     the sequence model's vocabulary does not depend on the sample).
     """
+    with contextlib.ExitStack() as stack:
+        p = prepare(spark, conf, df, task, stack, deep=deep, val_df=val_df, dims=dims)
+        return fit(spark, conf, [p], run_date=run_date, register=register)[0]
+
+
+def _log_result(conf: Config, p: Prepared, result: Mapping[str, Any], run_date: Optional[str], register: bool,
+                seconds: float) -> TrainResult:
+    """The trained model from rank 0's result, logged (and registered) in a run of its own."""
     import mlflow
 
     started = time.perf_counter()
-    deep = deep_conf(conf, deep)
+    task, deep, job, model_dims, counts = p.task, p.deep, p.job, p.dims, p.counts
     t = get_task(task)
     run_date = run_date or conf.run_date or "unknown"
-    clean, model_dims, counts = validate_input(df, t, deep, dims)
-    if val_df is None:
-        train_df, valid_df = clean.randomSplit([1.0 - deep.val_fraction, deep.val_fraction], seed=deep.seed)
-    else:
-        train_df = clean
-        valid_df, _, val_counts = validate_input(val_df, t, deep, model_dims)
-        counts.update({f"val_{k}": v for k, v in val_counts.items()})
-
-    with converters(spark, conf, deep, {"train": train_df, "val": valid_df}) as conv:
-        train_rows = min_shard_rows(conv["train"], deep.num_proc)
-        val_rows = min_shard_rows(conv["val"], deep.num_proc)
-        batch = effective_batch_size(train_rows, deep)
-        job = TrainJob(task=task, dims=dict(model_dims), deep=deep.replace(batch_size=batch),
-                       train_converter=conv["train"], val_converter=conv["val"],
-                       steps_per_epoch=steps_per_epoch(train_rows, batch), val_steps=val_steps(val_rows, batch))
-        counts.update({"train_rows": len(conv["train"]), "val_rows": len(conv["val"]),
-                       "min_shard_train_rows": train_rows, "min_shard_val_rows": val_rows,
-                       "effective_batch_size": batch})
-        log.info("train_deep %s: %s, %d steps/epoch on %d %s processes", task, counts, job.steps_per_epoch,
-                 deep.num_proc, deep.backend)
-        result = run_distributed(spark, job)
-        example_pdf = valid_df.limit(5).toPandas()
-
     if result.get("state_dict") is None:
         raise RuntimeError(f"{task}: training returned no checkpoint (val loss never finite?): "
                            f"{result.get('history')}")
     model = load_state(t.build_model(model_dims, deep), result["state_dict"])
     serving = ServingModel(model)
-    x_example, _ = t.pack_pandas(example_pdf, t.feature_widths(model))
-    seconds = time.perf_counter() - started
+    x_example, _ = t.pack_pandas(p.example, t.feature_widths(model))
+    seconds += time.perf_counter() - started
 
     run_id = version = None
     name = deep.model_name(task) if register else None
@@ -161,7 +222,7 @@ def train(spark: SparkSession, conf: Config, df: DataFrame, task: str, *,
     return TrainResult(task=task, model_name=name, version=version, run_id=run_id,
                        best_epoch=result["best_epoch"], best_val_loss=result["best_val_loss"],
                        history=result["history"], dims=dict(model_dims), counts=counts, model=serving,
-                       seconds=seconds)
+                       seconds=seconds, spec=model_spec(task, model_dims, deep))
 
 
 def _log_history(history: List[Dict[str, float]]) -> None:
