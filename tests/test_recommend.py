@@ -88,6 +88,18 @@ def test_audience_recall_is_the_mean_share_of_each_items_buyers_reached(spark):
     assert row["recall"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
 
 
+def test_audience_recall_by_slice_equals_each_slice_alone(spark):
+    top = spark.createDataFrame([("a", "x", "u1"), ("a", "x", "u2"), ("a", "y", "u3"), ("b", "x", "u4"),
+                                 ("b", "z", "u1")], "slice string, item_id string, user_key string")
+    rel = spark.createDataFrame([("x", "u1"), ("x", "u4"), ("y", "u3"), ("z", "u1"), ("z", "u2")],
+                                "item_id string, user_key string")
+    got = metrics.audience_recall_by_slice(top, rel, ["a", "b", "none"])
+    for s in ("a", "b", "none"):
+        alone = metrics.audience_recall(top.where(F.col("slice") == s), rel).first()
+        assert got[s][0] == pytest.approx(alone["recall"]) and got[s][1] == alone["items"] == 3, s
+    assert got["a"][0] == pytest.approx((0.5 + 1.0 + 0.0) / 3) and got["b"][0] == pytest.approx((0.5 + 0.5) / 3)
+
+
 # ------------------------------------------------------------------ cold-start map
 def test_ridge_map_recovers_a_known_linear_map():
     rng = np.random.default_rng(0)

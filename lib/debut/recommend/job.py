@@ -293,16 +293,14 @@ def audience_recall(spark: SparkSession, conf: Config, split: Split, best: GridP
     k_aud = conf.features.audience_top_k
     all_users = als.user_factors(best.model, user_ids)
     top, _ = scoring.top_users_per_item(all_users, c_ids, cold_mat, k=k_aud)
-    rel_items = rel_cold.select("item_id", "user_key")
-    out: Dict[Tuple[str, str, int], float] = {}
-    r = metrics.audience_recall(top, rel_items).first()
-    out[(f"audience_recall@{k_aud}", "cold", int(r["items"]))] = float(r["recall"])
     active = (split.train_ui.groupBy("user_key").agg(F.sum("weight").alias("w"))
               .orderBy(F.col("w").desc(), F.col("user_key")).limit(k_aud).select("user_key"))
     items_df = spark.createDataFrame([(i,) for i in c_ids], "item_id string")
-    r = metrics.audience_recall(items_df.crossJoin(F.broadcast(active)), rel_items).first()
-    out[(f"audience_recall@{k_aud}", "cold.popularity", int(r["items"]))] = float(r["recall"])
-    return out
+    audiences = (top.select(F.lit("cold").alias("slice"), "item_id", "user_key")
+                 .unionByName(items_df.crossJoin(F.broadcast(active))
+                              .select(F.lit("cold.popularity").alias("slice"), "item_id", "user_key")))
+    got = metrics.audience_recall_by_slice(audiences, rel_cold, ["cold", "cold.popularity"])
+    return {(f"audience_recall@{k_aud}", s, n): r for s, (r, n) in got.items()}
 
 
 def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events: DataFrame,

@@ -213,3 +213,19 @@ def ranking_metrics_in_one_pass(users_df: DataFrame, item_ids: Sequence[str], sl
             res[f"coverage@{k}"] = len(covered) / float(max(n_items, 1))
         out.setdefault(name, {"users": 0, **{f"{m}@{k}": 0.0 for m in METRICS for k in ks}})
     return out
+
+
+def audience_recall_by_slice(top_df: DataFrame, relevant_df: DataFrame, slices: Sequence[str]) -> Dict[str, tuple]:
+    """``audience_recall`` of several audiences of the same items in one query: {slice: (recall, items)}.
+
+    top_df: slice, item_id, user_key (each slice's audiences); relevant_df as in audience_recall.
+    """
+    spark = top_df.sparkSession
+    names = spark.createDataFrame([(s,) for s in slices], "slice string")
+    rel = relevant_df.select("item_id", "user_key").distinct().crossJoin(F.broadcast(names))
+    per = (rel.join(top_df.select("slice", "item_id", "user_key").withColumn("hit", F.lit(1)),
+                    on=["slice", "item_id", "user_key"], how="left")
+           .groupBy("slice", "item_id").agg((F.count("hit") / F.count(F.lit(1))).alias("r")))
+    rows = {r["slice"]: (float(r["recall"]), int(r["items"])) for r in
+            per.groupBy("slice").agg(F.avg("r").alias("recall"), F.count(F.lit(1)).alias("items")).collect()}
+    return {s: rows.get(s, (0.0, 0)) for s in slices}
