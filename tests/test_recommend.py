@@ -47,6 +47,38 @@ def test_ranking_metrics_match_hand_computed_values(spark):
         assert row[key] == pytest.approx(value, abs=1e-9), key
 
 
+def test_ranking_metrics_in_one_pass_equal_the_join_based_metrics(spark):
+    """Model, fixed-list and random slices from factors agree with ranking_metrics on the lists
+    scoring gives the same customers (relevant items outside the item set ignored, a customer
+    without factors evaluated with no list, one without relevant items not evaluated)."""
+    rng = np.random.default_rng(5)
+    ids = [f"i{j}" for j in range(12)]
+    mat = np.round(rng.normal(size=(12, 3)), 1)
+    mat[7] = mat[3]                                        # tied scores: the lower index ranks first
+    fac = {f"u{u}": [float(x) for x in rng.normal(size=3)] for u in range(9)}
+    rel_rows = [(u, ids[j]) for u in fac for j in rng.choice(12, size=int(rng.integers(1, 5)), replace=False)]
+    rel_rows += [("u0", "other"), ("u8", "other"), ("x1", "i2"), ("x1", "i5")]   # x1: no factors
+    rel_rows = [r for r in rel_rows if r[0] != "u8"] + [("u8", "other")]         # u8: nothing in the set
+    relevant = spark.createDataFrame(rel_rows, "user_key string, item_id string")
+    users = spark.createDataFrame([(u, v) for u, v in fac.items()], "user_key string, factors array<float>")
+    frame = (relevant.groupBy("user_key").agg(F.collect_list("item_id").alias("relevant"))
+             .join(users, on="user_key", how="left").repartition(3))
+    pop = ["i4", "i0", "i9", "i1", "i11"]
+    ks = [2, 5]
+    got = metrics.ranking_metrics_in_one_pass(frame, ids, [("m", "factors", mat), ("p", "fixed", pop),
+                                                           ("r", "random", 7)], ks=ks, block_bytes=8 * 12 * 2)
+    rel_in = relevant.where(F.col("item_id").isin(ids))
+    lists = {"m": scoring.top_items_per_user(users, ids, mat, list_size=5),
+             "p": users.select("user_key").crossJoin(spark.createDataFrame(
+                 [(i, r) for r, i in enumerate(pop, 1)], "item_id string, rank int")),
+             "r": scoring.top_items_per_user(users, ids, np.zeros((12, 1)), list_size=5, random_seed=7)}
+    for name, recs in lists.items():
+        want = metrics.ranking_metrics(recs, rel_in, ks=ks, n_items=12).first().asDict()
+        assert got[name]["users"] == want["users"] == 9, name
+        for key in want:
+            assert got[name][key] == pytest.approx(want[key], abs=1e-12), (name, key)
+
+
 def test_audience_recall_is_the_mean_share_of_each_items_buyers_reached(spark):
     top = spark.createDataFrame([("x", "u1"), ("x", "u2"), ("y", "u3")], "item_id string, user_key string")
     rel = spark.createDataFrame([("x", "u1"), ("x", "u4"), ("y", "u3"), ("z", "u1")],
@@ -54,6 +86,18 @@ def test_audience_recall_is_the_mean_share_of_each_items_buyers_reached(spark):
     row = metrics.audience_recall(top, rel).first()
     assert row["items"] == 3
     assert row["recall"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+
+
+def test_audience_recall_by_slice_equals_each_slice_alone(spark):
+    top = spark.createDataFrame([("a", "x", "u1"), ("a", "x", "u2"), ("a", "y", "u3"), ("b", "x", "u4"),
+                                 ("b", "z", "u1")], "slice string, item_id string, user_key string")
+    rel = spark.createDataFrame([("x", "u1"), ("x", "u4"), ("y", "u3"), ("z", "u1"), ("z", "u2")],
+                                "item_id string, user_key string")
+    got = metrics.audience_recall_by_slice(top, rel, ["a", "b", "none"])
+    for s in ("a", "b", "none"):
+        alone = metrics.audience_recall(top.where(F.col("slice") == s), rel).first()
+        assert got[s][0] == pytest.approx(alone["recall"]) and got[s][1] == alone["items"] == 3, s
+    assert got["a"][0] == pytest.approx((0.5 + 1.0 + 0.0) / 3) and got["b"][0] == pytest.approx((0.5 + 0.5) / 3)
 
 
 # ------------------------------------------------------------------ cold-start map

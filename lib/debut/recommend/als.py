@@ -1,17 +1,27 @@
 """Spark ML ALS with implicit feedback, and its factors keyed by the original ids."""
 from __future__ import annotations
 
+from typing import Optional
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 
 def fit_als(ratings_df: DataFrame, *, rank: int, reg_param: float, alpha: float, max_iter: int, seed: int,
-            checkpoint_interval: int):
-    """ALSModel on (user_idx, item_idx, rating): confidence 1 + alpha x rating (Hu, Koren, Volinsky)."""
+            checkpoint_interval: int, num_blocks: Optional[int] = None):
+    """ALSModel on (user_idx, item_idx, rating): confidence 1 + alpha x rating (Hu, Koren, Volinsky).
+
+    ``num_blocks`` user and item blocks (each iteration's tasks per side); None: the
+    cluster's default parallelism, so two local cores run two tasks rather than
+    Spark ML's fixed ten. The blocks seed the initial factors, so they are part of
+    what a fit reproduces.
+    """
     from pyspark.ml.recommendation import ALS
 
+    blocks = max(1, int(num_blocks or ratings_df.sparkSession.sparkContext.defaultParallelism))
     als = ALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", implicitPrefs=True, rank=rank,
-              regParam=reg_param, alpha=alpha, maxIter=max_iter, seed=seed, nonnegative=False,
+              numUserBlocks=blocks, numItemBlocks=blocks, regParam=reg_param, alpha=alpha, maxIter=max_iter,
+              seed=seed, nonnegative=False,
               checkpointInterval=checkpoint_interval, coldStartStrategy="drop",
               intermediateStorageLevel="MEMORY_AND_DISK", finalStorageLevel="MEMORY_AND_DISK")
     return als.fit(ratings_df)

@@ -130,7 +130,7 @@ def map_items(conf: Config, fitted, rows: pd.DataFrame, n_categories: int) -> np
 class Split:
     """The time split of the evaluation: training ratings before ``cutoff``, relevant pairs after it."""
     cutoff: dt.date
-    train_ui: DataFrame            # (user_key, item_id, weight) before the cut-off, cold items removed
+    train_ui: DataFrame            # persisted: (user_key, item_id, weight) before the cut-off, cold items removed
     ratings: DataFrame             # persisted
     relevant: DataFrame            # persisted: (user_key, item_id) that happened in [cutoff, run_date)
     n_ratings: int
@@ -145,7 +145,7 @@ class GridPoint:
     model: object
     warm_ids: List[str]
     warm_mat: np.ndarray
-    users: DataFrame               # persisted: factors of the customers with relevant pairs
+    users: DataFrame               # persisted: evaluated customers (user_key, relevant, factors or null)
 
 
 def validation_split(spark: SparkSession, conf: Config, run_date: dt.date, events: DataFrame,
@@ -154,47 +154,76 @@ def validation_split(spark: SparkSession, conf: Config, run_date: dt.date, event
     rc = conf.recommend
     cutoff = run_date - dt.timedelta(days=rc.validation_days)
     catalog_now = to_latest_snapshot(io.read(spark, conf, "bronze.catalog"), run_date=run_date)
-    cold = data.to_cold_items(catalog_now, cutoff=cutoff, share=rc.cold_holdout_share, seed=rc.seed)
+    cold_ids = sorted(r[0] for r in data.to_cold_items(catalog_now, cutoff=cutoff, share=rc.cold_holdout_share,
+                                                       seed=rc.seed).collect())   # catalog-bounded
+    cold = spark.createDataFrame([(i,) for i in cold_ids], "item_id string")
+    # persisted: the ratings, the popularity and the most active customers all read it
     train_ui = (to_user_item_as_of(events, as_of=cutoff, event_weights=conf.aggregate.event_weights,
                                    half_life_days=conf.aggregate.decay_half_life_days)
-                .join(cold, on="item_id", how="left_anti"))
+                .join(F.broadcast(cold), on="item_id", how="left_anti")).persist(KEEP)
     ratings = data.to_ratings(train_ui, user_ids, item_ids, transform=rc.rating_transform).persist(KEEP)
     relevant = data.relevant_pairs(events, start=cutoff, end=run_date,
                                    event_weights=conf.aggregate.event_weights)
     relevant = data.sample_customers(relevant, rc.eval_max_customers, seed=rc.seed).persist(KEEP)
     n_ratings = ratings.count()
     if n_ratings == 0:
-        ratings.unpersist()
-        relevant.unpersist()
+        for df in (train_ui, ratings, relevant):
+            df.unpersist()
         raise ValueError(f"no interactions before the validation cut-off {cutoff} "
                          f"(recommend.validation_days={rc.validation_days}); lower it or ingest more history")
     # popularity: distinct training customers per item (bounded by the catalog)
     pop = (train_ui.where(F.col("weight") > 0).groupBy("item_id")
            .agg(F.countDistinct("user_key").alias("n")).toPandas())
     return Split(cutoff=cutoff, train_ui=train_ui, ratings=ratings, relevant=relevant, n_ratings=n_ratings,
-                 popularity=dict(zip(pop["item_id"], pop["n"])), cold_ids=sorted(r[0] for r in cold.collect()))
+                 popularity=dict(zip(pop["item_id"], pop["n"])), cold_ids=cold_ids)
 
 
-def grid_search(conf: Config, split: Split, user_ids: DataFrame, item_ids: DataFrame,
-                ks: List[int]) -> Tuple[GridPoint, List[Dict[str, object]]]:
+def to_eval_users(relevant: DataFrame, user_ids: DataFrame) -> DataFrame:
+    """(user_key, relevant array<string>, user_idx or null): one row per customer with held-out pairs,
+    hash-partitioned by user_idx (as a join on it shuffles), so that once persisted each grid
+    point's join with the model's factors shuffles the factors only."""
+    parts = int(relevant.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return (relevant.groupBy("user_key").agg(F.collect_list("item_id").alias("relevant"))
+            .join(user_ids, on="user_key", how="left").repartition(parts, "user_idx"))
+
+
+def with_factors(eval_users: DataFrame, model) -> DataFrame:
+    """``eval_users`` with the model's factors (null for a customer it has none for)."""
+    fac = model.userFactors.select(F.col("id").alias("user_idx"), F.col("features").alias("factors"))
+    return eval_users.join(fac, on="user_idx", how="left").select("user_key", "relevant", "factors")
+
+
+def grid_search(conf: Config, split: Split, eval_users: DataFrame, item_ids: DataFrame,
+                ks: List[int]) -> Tuple[GridPoint, List[Dict[str, object]], Dict[str, Dict[str, float]]]:
     """Every rank x regParam x alpha point fitted on the split, each a nested MLflow run; the best
-    by warm NDCG@<first eval_k> (its customers' factors stay persisted, the others' are released)."""
+    by warm NDCG@<first eval_k> (its customers' factors stay persisted, the others' are released).
+
+    Each point is scored in one pass over the evaluated customers (metrics.ranking_metrics_in_one_pass).
+    Every point is fitted on the same ratings, so every point has the same warm items and the same
+    customers with factors: the popularity and random baselines, which depend on nothing else, are
+    scored once, in the first point's pass. Returns (best, grid rows, warm metrics of every slice).
+    """
     rc = conf.recommend
-    max_k = max(ks)
     grid = list(itertools.product(rc.grid_ranks or (rc.rank,), rc.grid_reg_params or (rc.reg_param,),
                                   rc.grid_alphas or (rc.alpha,)))
     select_metric = f"ndcg@{ks[0]}"
+    max_k = max(ks)
     results: List[Dict[str, object]] = []
+    warm: Dict[str, Dict[str, float]] = {}
     best = None
     for rank, reg, alpha in grid:
         t0 = time.time()
         model = als.fit_als(split.ratings, rank=rank, reg_param=reg, alpha=alpha, max_iter=rc.max_iter,
                             seed=rc.seed, checkpoint_interval=rc.checkpoint_interval)
-        ufac = als.user_factors(model, user_ids)
         warm_ids, warm_mat = _collect_factors(als.item_factors(model, item_ids))
-        users = ufac.join(split.relevant.select("user_key").distinct(), on="user_key", how="inner").persist(KEEP)
-        recs = scoring.top_items_per_user(users, warm_ids, warm_mat, list_size=max_k)
-        row = metrics.ranking_metrics(recs, _restrict(split.relevant, warm_ids), ks=ks, n_items=len(warm_ids)).first()
+        users = with_factors(eval_users, model).persist(KEEP)
+        slices = [("warm", "factors", warm_mat)]
+        if not warm:
+            warm_pop = sorted(warm_ids, key=lambda i: (-split.popularity.get(i, 0), i))
+            slices += [("warm.popularity", "fixed", warm_pop[:max_k]), ("warm.random", "random", rc.seed)]
+        scored = metrics.ranking_metrics_in_one_pass(users, warm_ids, slices, ks=ks)
+        row = scored.pop("warm")
+        warm.update(scored)
         point = {"rank": rank, "reg_param": reg, "alpha": alpha, "seconds": time.time() - t0,
                  **{f"{m}@{k}": float(row[f"{m}@{k}"]) for m in metrics.METRICS for k in ks},
                  "users": int(row["users"])}
@@ -206,9 +235,10 @@ def grid_search(conf: Config, split: Split, user_ids: DataFrame, item_ids: DataF
             if best is not None:
                 best.users.unpersist()
             best = GridPoint(point, model, warm_ids, warm_mat, users)
+            warm["warm"] = row
         else:
             users.unpersist()
-    return best, results
+    return best, results, warm
 
 
 def _log_grid_point(point: Dict[str, object], max_iter: int) -> None:
@@ -243,7 +273,11 @@ def cold_metrics(spark: SparkSession, conf: Config, split: Split, best: GridPoin
         for i, n in split.popularity.items():
             cat_pop[cat_of.get(i)] = cat_pop.get(cat_of.get(i), 0) + int(n)
         cold_pop = sorted(c_ids, key=lambda i: (-cat_pop.get(cat_of.get(i), 0), i))
-        out.update(_score_slices("cold", best.users, c_ids, cold_mat, cold_pop, rel_cold, ks, rc.seed))
+        scored = metrics.ranking_metrics_in_one_pass(
+            best.users, c_ids, [("cold", "factors", cold_mat), ("cold.popularity", "fixed", cold_pop[:max(ks)]),
+                                ("cold.random", "random", rc.seed)], ks=ks)
+        for label, row in scored.items():
+            out.update(metrics.to_metric_dict(row, ks=ks, slice_=label))
         out.update(audience_recall(spark, conf, split, best, user_ids, c_ids, cold_mat, rel_cold))
         out[("cold_map_r2_in_sample", "cold", len(fit_rows))] = coldstart.r2_score(
             best.warm_mat[[warm_pos[i] for i in fit_rows["item_id"]]],
@@ -259,16 +293,14 @@ def audience_recall(spark: SparkSession, conf: Config, split: Split, best: GridP
     k_aud = conf.features.audience_top_k
     all_users = als.user_factors(best.model, user_ids)
     top, _ = scoring.top_users_per_item(all_users, c_ids, cold_mat, k=k_aud)
-    rel_items = rel_cold.select("item_id", "user_key")
-    out: Dict[Tuple[str, str, int], float] = {}
-    r = metrics.audience_recall(top, rel_items).first()
-    out[(f"audience_recall@{k_aud}", "cold", int(r["items"]))] = float(r["recall"])
     active = (split.train_ui.groupBy("user_key").agg(F.sum("weight").alias("w"))
               .orderBy(F.col("w").desc(), F.col("user_key")).limit(k_aud).select("user_key"))
     items_df = spark.createDataFrame([(i,) for i in c_ids], "item_id string")
-    r = metrics.audience_recall(items_df.crossJoin(F.broadcast(active)), rel_items).first()
-    out[(f"audience_recall@{k_aud}", "cold.popularity", int(r["items"]))] = float(r["recall"])
-    return out
+    audiences = (top.select(F.lit("cold").alias("slice"), "item_id", "user_key")
+                 .unionByName(items_df.crossJoin(F.broadcast(active))
+                              .select(F.lit("cold.popularity").alias("slice"), "item_id", "user_key")))
+    got = metrics.audience_recall_by_slice(audiences, rel_cold, ["cold", "cold.popularity"])
+    return {(f"audience_recall@{k_aud}", s, n): r for s, (r, n) in got.items()}
 
 
 def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events: DataFrame,
@@ -277,15 +309,15 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
     """Grid search on the time split; metrics of the best point against the baselines."""
     ks = sorted(set(conf.recommend.eval_k))
     split = validation_split(spark, conf, run_date, events, user_ids, item_ids)
-    cached = [split.ratings, split.relevant]
+    eval_users = to_eval_users(split.relevant, user_ids).persist(KEEP)
+    cached = [split.train_ui, split.ratings, split.relevant, eval_users]
     try:
-        best, results = grid_search(conf, split, user_ids, item_ids, ks)
+        best, results, warm = grid_search(conf, split, eval_users, item_ids, ks)
         cached.append(best.users)
-        # warm: ALS against popularity and random
-        warm_pop = sorted(best.warm_ids, key=lambda i: (-split.popularity.get(i, 0), i))
+        # warm: ALS (the best point's own grid pass) against popularity and random
         out: Dict[Tuple[str, str, int], float] = {}
-        out.update(_score_slices("warm", best.users, best.warm_ids, best.warm_mat, warm_pop,
-                                 _restrict(split.relevant, best.warm_ids), ks, conf.recommend.seed))
+        for label in ("warm", "warm.popularity", "warm.random"):
+            out.update(metrics.to_metric_dict(warm[label], ks=ks, slice_=label))
         out.update(cold_metrics(spark, conf, split, best, items, user_ids, n_categories, ks))
         return {"best": best.point, "grid": results, "metrics": out, "cutoff": split.cutoff,
                 "ratings": split.n_ratings}
@@ -294,33 +326,10 @@ def evaluate_split(spark: SparkSession, conf: Config, run_date: dt.date, events:
             df.unpersist()
 
 
-def _score_slices(prefix: str, users: DataFrame, ids: List[str], mat: np.ndarray, popularity_order: List[str],
-                  relevant: DataFrame, ks: List[int], seed: int) -> Dict[Tuple[str, str, int], float]:
-    """Ranking metrics of the model's lists over ``ids`` and of the popularity and random
-    baselines over the same items (slices prefix, prefix.popularity, prefix.random)."""
-    max_k = max(ks)
-    out: Dict[Tuple[str, str, int], float] = {}
-    for label, recs in (
-            (prefix, scoring.top_items_per_user(users, ids, mat, list_size=max_k)),
-            (f"{prefix}.popularity", _fixed_list(users, popularity_order[:max_k])),
-            (f"{prefix}.random", scoring.top_items_per_user(users, ids, np.zeros((len(ids), 1)),
-                                                            list_size=max_k, random_seed=seed))):
-        row = metrics.ranking_metrics(recs, relevant, ks=ks, n_items=len(ids)).first()
-        out.update(metrics.to_metric_dict(row, ks=ks, slice_=label))
-    return out
-
-
 def _restrict(df: DataFrame, item_ids: List[str]) -> DataFrame:
     """Rows of ``df`` whose item_id is one of ``item_ids`` (a broadcast join, not a long IN list)."""
     ids = df.sparkSession.createDataFrame([(i,) for i in item_ids], "item_id string")
     return df.join(F.broadcast(ids), on="item_id", how="inner")
-
-
-def _fixed_list(users_df: DataFrame, item_ids: List[str]) -> DataFrame:
-    """The same ranked list for every customer (a non-personal baseline)."""
-    spark = users_df.sparkSession
-    lst = spark.createDataFrame([(i, r) for r, i in enumerate(item_ids, 1)], "item_id string, rank int")
-    return users_df.select("user_key").crossJoin(F.broadcast(lst))
 
 
 def print_metrics(out: Dict[tuple, float], ks) -> None:
