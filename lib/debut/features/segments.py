@@ -33,7 +33,6 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from debut import schemas as S
-from debut.core.dates import lit_date
 
 FEATURE_COLS = ("log_recency", "log_frequency", "log_monetary", "price_ratio", "below_median", "affinity")
 FEATURE_WEIGHTS = {"log_recency": 0.5, "log_frequency": 0.5, "log_monetary": 0.5}   # after scaling; others 1
