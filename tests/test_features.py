@@ -300,6 +300,38 @@ def test_kmeans_picks_three_for_three_well_separated_blobs(spark):
     assert ari.adjusted_rand_index(assigned.withColumnRenamed("segment", "predicted")) == 1.0
 
 
+
+def test_silhouette_is_spark_clustering_evaluators(spark):
+    """k is chosen on the driver with scikit-learn: its squared-Euclidean silhouette is the one
+    Spark's ClusteringEvaluator gives for the same points and clusters."""
+    from pyspark.ml.evaluation import ClusteringEvaluator
+    from pyspark.ml.linalg import Vectors
+    from sklearn.metrics import silhouette_score
+
+    x = np.array([[0.0, 0.0], [0.5, 0.2], [0.1, 0.9], [5.0, 5.0], [5.5, 4.0], [9.0, 0.0], [8.0, 1.0], [8.5, 0.5]])
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    df = spark.createDataFrame([(Vectors.dense(v), int(c)) for v, c in zip(x, labels)], ["scaled", "cluster"])
+    theirs = ClusteringEvaluator(featuresCol="scaled", predictionCol="cluster",
+                                 distanceMeasure="squaredEuclidean").evaluate(df)
+    assert silhouette_score(x, labels, metric="sqeuclidean") == pytest.approx(theirs, abs=1e-12)
+
+
+def test_segments_fit_on_a_sample_and_are_numbered_by_size_on_every_customer(spark):
+    rng = np.random.default_rng(5)
+    sizes = {(0.0, 0.0): 30, (10.0, 0.0): 10, (0.0, 10.0): 20}
+    rows = [(f"u{b}_{i:02d}", float(cx + rng.normal(0, 0.5)), float(cy + rng.normal(0, 0.5)), b)
+            for b, ((cx, cy), n) in enumerate(sizes.items()) for i in range(n)]
+    df = spark.createDataFrame(rows, "user_key string, x double, y double, blob int")
+    fit = segments.fit_segments(df, k_min=2, k_max=4, seed=11, features_col_names=["x", "y"], sample_rows=40)
+    again = segments.fit_segments(df, k_min=2, k_max=4, seed=11, features_col_names=["x", "y"], sample_rows=40)
+    assert (fit.k, fit.rows) == (3, 40) and fit.silhouettes == again.silhouettes
+    assert np.array_equal(fit.centers, again.centers)
+    out = {r["user_key"]: (r["blob"], r["segment"])
+           for r in segments.assign_segments(fit, df, keep=["blob"]).collect()}
+    assert len(out) == 60                                    # every customer, not only the sample
+    assert {blob: seg for blob, seg in out.values()} == {0: 0, 2: 1, 1: 2}   # 30, 20, 10 customers
+    assert len(set(out.values())) == 3
+
 def test_segments_describe_size_categories_and_label(spark):
     idx = category_index(spark, ["bags", "kitchen", "shoes"])
     prof = spark.createDataFrame([

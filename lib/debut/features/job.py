@@ -53,6 +53,12 @@ def _read_or_empty(spark: SparkSession, conf: Config, name: str, schema) -> Data
     return spark.createDataFrame([], schema)
 
 
+def _local(spark: SparkSession, small: DataFrame) -> DataFrame:
+    """``small`` (one row per category or so) computed once and held as local rows: every query
+    that joins it would otherwise recompute it, with its Delta scans and shuffles."""
+    return spark.createDataFrame(small.collect(), small.schema)
+
+
 def build_item_features(spark: SparkSession, conf: Config, run_date: dt.date, catalog_now: DataFrame,
                         category_index: DataFrame) -> Dict[str, int]:
     """MERGE gold.item_features; embed only the texts not embedded before (by text_hash)."""
@@ -96,7 +102,9 @@ def build_item_features(spark: SparkSession, conf: Config, run_date: dt.date, ca
             # only rows that differ from the table go into the MERGE (a rerun writes nothing)
             same = [source[f.name].eqNullSafe(existing[f.name]) for f in S.ITEM_FEATURES.fields]
             source = source.join(existing, on=same, how="left_anti")
-        n_written = source.count()
+            n_written = source.count()
+        else:
+            n_written = n_rows                          # no table yet: every row is new
         if n_written:
             io.merge(source, conf, "gold.item_features")
     finally:
@@ -107,30 +115,29 @@ def build_item_features(spark: SparkSession, conf: Config, run_date: dt.date, ca
 
 
 def build_segments(profile_df: DataFrame, conf: Config, category_index: DataFrame, run_date: dt.date):
-    """(profile with segment, gold.segments rows, SegmentFit or None when too few customers)."""
+    """(profile with segment, gold.segments rows, SegmentFit or None when too few customers, customers).
+
+    ``profile_df`` should be cached: it is read by the count, the fit (scaling,
+    the driver sample, cluster sizes) and then by both writes.
+    """
     fc = conf.features
-    feats = segments.to_segment_features(profile_df).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        n = feats.count()
-        if n <= fc.segment_k_min:
-            _log(f"segments: {n} customers, too few for k >= {fc.segment_k_min}; one segment")
-            assigned = feats.select("user_key", F.lit(0).alias("segment"))
-            fit = None
-            k, sil = 1, None
-        else:
-            fit = segments.fit_segments(feats, k_min=fc.segment_k_min, k_max=fc.segment_k_max, seed=fc.segment_seed)
-            for kk, s in sorted(fit.silhouettes.items()):
-                _log(f"segments: k={kk} silhouette {s:.4f}{'  <- chosen' if kk == fit.k else ''}")
-            assigned = segments.assign_segments(fit, feats)
-            k, sil = fit.k, fit.silhouette
-        with_seg = (profile_df.drop("segment").join(assigned, on="user_key", how="left")
-                    .select([F.col(f.name).cast(f.dataType).alias(f.name) for f in S.CUSTOMER_PROFILE.fields])
-                    .persist(StorageLevel.MEMORY_AND_DISK))
-        with_seg.count()
-    finally:
-        feats.unpersist()
+    n = profile_df.count()
+    keep = [f.name for f in S.CUSTOMER_PROFILE.fields if f.name not in ("user_key", "segment")]
+    if n <= fc.segment_k_min:
+        _log(f"segments: {n} customers, too few for k >= {fc.segment_k_min}; one segment")
+        assigned = profile_df.select("user_key", *keep, F.lit(0).alias("segment"))
+        fit = None
+        k, sil = 1, None
+    else:
+        feats = segments.to_segment_features(profile_df, keep=keep)
+        fit = segments.fit_segments(feats, k_min=fc.segment_k_min, k_max=fc.segment_k_max, seed=fc.segment_seed)
+        for kk, s in sorted(fit.silhouettes.items()):
+            _log(f"segments: k={kk} silhouette {s:.4f}{'  <- chosen' if kk == fit.k else ''}")
+        assigned = segments.assign_segments(fit, feats, keep=keep)
+        k, sil = fit.k, fit.silhouette
+    with_seg = assigned.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in S.CUSTOMER_PROFILE.fields])
     seg_rows = segments.to_segments(with_seg, category_index, k=k, silhouette=sil, as_of=run_date)
-    return with_seg, seg_rows, fit
+    return with_seg, seg_rows, fit, n
 
 
 def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, object]:
@@ -147,12 +154,13 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
     user_item = io.read(spark, conf, "silver.user_item")
 
     keep = StorageLevel.MEMORY_AND_DISK
-    catalog_now = catalog.to_latest_snapshot(catalog_df, run_date=run_date)   # small: recomputed where used
-    category_index = catalog.to_category_index(catalog_now)
+    # the catalog on sale: read by the item features, the category index and the medians
+    catalog_now = catalog.to_latest_snapshot(catalog_df, run_date=run_date).persist(keep)
+    category_index = _local(spark, catalog.to_category_index(catalog_now))   # one row per category
     medians = catalog.to_category_medians(catalog_now)
     # every snapshot's items: used by the profile, the sequences and the labels
     item_cats = catalog.to_item_categories(catalog_df, category_index, run_date=run_date).persist(keep)
-    cached = [item_cats]
+    cached = [catalog_now, item_cats]
     out: Dict[str, object] = {}
     params = {f"features.{k}": v for k, v in flatten(fc).items()}
     with tracking.job_run(conf, JOB, run_date.isoformat(), log_conf=False, params=params):
@@ -169,13 +177,10 @@ def run(spark: SparkSession, conf: Config, run_date: dt.date) -> Dict[str, objec
                                                medians, io.read(spark, conf, "gold.item_features"),
                                                as_of=run_date).persist(keep)
             cached.append(prof)
-            with_seg, seg_rows, fit = build_segments(prof, conf, category_index, run_date)
-            seg_rows = seg_rows.persist(keep)
-            cached += [with_seg, seg_rows]
+            with_seg, seg_rows, fit, out["customers"] = build_segments(prof, conf, category_index, run_date)
             io.overwrite(with_seg, conf, "gold.customer_profile")
             io.overwrite(seg_rows, conf, "gold.segments")
-            out["customers"] = with_seg.count()
-            for r in seg_rows.orderBy("segment").collect():  # k rows
+            for r in sorted(seg_rows.collect(), key=lambda r: r["segment"]):  # k rows, already on the driver
                 _log(f"segment {r['segment']}: {r['size']:,} customers ({r['share']:.0%}) {r['label']}")
             if fit is not None:
                 out["segment_k"] = fit.k
