@@ -121,6 +121,17 @@ def test_record_merges_on_job_run_date_and_part(spark, conf):
     assert status.not_done(spark, conf, RUN) is None
 
 
+def test_record_replaces_only_its_own_keys(spark, conf):
+    other_day = RUN - dt.timedelta(days=1)
+    status.record(spark, conf, "train_als", RUN, [("als", status.OK, None, 5), ("lists", status.OK, None, 7)])
+    status.record(spark, conf, "train_als", other_day, [("als", status.OK, None, 4)])
+    status.record(spark, conf, "train_deep", RUN, [("it's", status.FAILED, "a quote", None)])
+    status.record(spark, conf, "train_als", RUN, [("als", status.SKIPPED, "no customer ids", 0)])
+    rows = sorted((r.job, r.run_date, r.part, r.status, r.rows) for r in io.read(spark, conf, status.TABLE).collect())
+    assert rows == [("train_als", other_day, "als", "ok", 4), ("train_als", RUN, "als", "skipped", 0),
+                    ("train_als", RUN, "lists", "ok", 7), ("train_deep", RUN, "it's", "failed", None)]
+
+
 def test_record_refuses_an_unknown_status(spark, conf):
     with pytest.raises(ValueError, match="train_als.als"):
         status.record(spark, conf, "train_als", RUN, [("als", "maybe", None, None)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from typing import Optional
 
 from pyspark import SparkConf as _SparkConf
@@ -85,3 +86,30 @@ def _check_delta(spark: SparkSession) -> None:
             raise RuntimeError(
                 "the active SparkSession has no Delta extension; start Spark through "
                 "debut.spark.get_spark or pass --conf spark.sql.extensions=" + DELTA_EXTENSION)
+
+
+POOL_ENV = "DEBUT_PYTHON_POOL"
+
+
+@contextmanager
+def python_worker_pool(spark: SparkSession, name: str):
+    """Python UDFs defined inside run in a pool of Python workers of their own.
+
+    Spark keeps one pool of reusable Python workers per set of environment
+    variables a UDF was defined with, and ends a pool's idle workers once the
+    pool has had no task for a minute. UDFs that load something large (the
+    sentence-embedding model, torch for scoring) are defined with
+    ``DEBUT_PYTHON_POOL=<name>``, so their workers go a minute after their last
+    task instead of staying in the shared pool, holding the model, for the
+    rest of the run.
+    """
+    env = spark.sparkContext.environment
+    before = env.get(POOL_ENV)
+    env[POOL_ENV] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            env.pop(POOL_ENV, None)
+        else:
+            env[POOL_ENV] = before

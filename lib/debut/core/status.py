@@ -2,8 +2,10 @@
 
 A stage whose input is missing (no customer ids in the export, so no profiles,
 ALS or audiences) records the part as ``skipped`` with the reason, prints one
-line and goes on; the report lists every part that did not run. Rows MERGE on
-(job, run_date, part): a rerun replaces its own rows and writes the same ones.
+line and goes on; the report lists every part that did not run. A record replaces
+the rows of its (job, run_date, part) keys in one commit (``replaceWhere`` on
+those keys: no join against the table, as a MERGE would run): a rerun replaces
+its own rows and writes the same ones.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def missing_customers(spark: SparkSession, conf: Config) -> Optional[str]:
 
 
 def record(spark: SparkSession, conf: Config, job: str, run_date: dt.date, parts: Iterable[Part]) -> None:
-    """MERGE the parts' rows into ops.stage_status and print one line per part not ok."""
+    """Write the parts' rows into ops.stage_status (replacing the rows of the same job, run_date and
+    part) and print one line per part not ok."""
     rows = [(job, run_date, part, status, reason, None if n is None else int(n))
             for part, status, reason, n in parts]
     for _, _, part, status, reason, _ in rows:
@@ -50,7 +53,14 @@ def record(spark: SparkSession, conf: Config, job: str, run_date: dt.date, parts
         if status != OK:
             print(f"[{job}] {part} {status.upper()}: {reason}", flush=True)
     if rows:
-        io.merge(spark.createDataFrame(rows, STAGE_STATUS), conf, TABLE)
+        parts_in = ", ".join(_sql_str(r[2]) for r in rows)
+        cond = f"job = {_sql_str(job)} AND run_date = DATE'{run_date.isoformat()}' AND part IN ({parts_in})"
+        io.replace_where(spark.createDataFrame(rows, STAGE_STATUS), conf, TABLE, cond)
+
+
+def _sql_str(value: str) -> str:
+    """A SQL string literal of ``value``."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def not_done(spark: SparkSession, conf: Config, run_date: dt.date):

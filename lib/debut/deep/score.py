@@ -21,6 +21,7 @@ from debut.deep.loop import state_bytes
 from debut.deep.models import ServingModel
 from debut.deep.registry import load_registered, model_uri, uris
 from debut.deep.tasks import get_task
+from debut.spark import python_worker_pool
 
 
 def score(df: DataFrame, conf: Config, task: str, *, version: Union[int, str] = "latest",
@@ -52,7 +53,8 @@ def score(df: DataFrame, conf: Config, task: str, *, version: Union[int, str] = 
     schema = T.StructType([df.schema[c] for c in keep] + out_fields)
     fn = _partition_scorer(task=task, source=source, widths=tuple(widths), keep=keep,
                            batch_size=deep.score_batch_size)
-    return df.select(*dict.fromkeys(keep + list(t.features))).mapInPandas(fn, schema)
+    with python_worker_pool(df.sparkSession, "torch"):   # workers holding torch end after scoring
+        return df.select(*dict.fromkeys(keep + list(t.features))).mapInPandas(fn, schema)
 
 
 def _load(source: Mapping[str, Any]) -> ServingModel:

@@ -39,8 +39,11 @@ def with_text_embedding(df: DataFrame, *, path: Optional[str], batch_size: int, 
 
     Few, large tasks: every task's worker may have to load the model once.
     """
+    from debut.spark import python_worker_pool
+
     udf = embed_udf(path=path, batch_size=batch_size, dim=dim)
-    return df.repartition(max(1, partitions)).withColumn(out_col, udf(F.col(text_col)))
+    with python_worker_pool(df.sparkSession, "embed"):   # the model's workers end after the stage
+        return df.repartition(max(1, partitions)).withColumn(out_col, udf(F.col(text_col)))
 
 
 def embedding_partitions(rows: int, *, batch_size: int, parallelism: int) -> int:
