@@ -448,3 +448,40 @@ def test_train_deep_job_trains_registers_and_scores_candidates(spark, market):
     seqs = io.read(spark, conf, "gold.behaviour_sequences")
     seq_scored = score(seqs, conf, "sequence").collect()
     assert len(seq_scored) == seqs.count() and all(r.top_category >= 1 for r in seq_scored)
+
+
+# ------------------------------------------------------------------ the ctr baseline
+def _ctr_pairs(spark, n, seed):
+    rng = np.random.default_rng(seed)
+    u, it = rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+    score = 1.5 * u[:, 0] - 1.0 * it[:, 1] + 0.5 * u[:, 2] * 3.0 + rng.normal(scale=1.0, size=n)
+    rows = [(f"u{k}", f"i{k}", DAY(2026, 9, 1), [float(v) for v in u[k] * [1.0, 10.0, 3.0]],
+             [float(v) for v in it[k]], int(score[k] > 0)) for k in range(n)]
+    return spark.createDataFrame(rows, "user_key string, item_id string, window_start date, "
+                                       "user_features array<float>, item_features array<float>, label int")
+
+
+def test_logistic_baseline_matches_spark_ml_and_bounds_its_sample(spark):
+    """The driver-side baseline fits the model Spark ML's LogisticRegression fits (standardised
+    features, the same L2 penalty): the same holdout AUC to 1e-3; above max_rows it fits a sample."""
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.functions import array_to_vector
+
+    from debut.deep.job import logistic_baseline_auc
+
+    train, hold = _ctr_pairs(spark, 600, 1), _ctr_pairs(spark, 300, 2)
+
+    def vectors(df):
+        return df.select(array_to_vector(F.concat("user_features", "item_features")).alias("features"),
+                         F.col("label").cast("double").alias("label"))
+
+    spark_lr = LogisticRegression(maxIter=30, regParam=0.05).fit(vectors(train))
+    expected = BinaryClassificationEvaluator(rawPredictionCol="rawPrediction", labelCol="label").evaluate(
+        spark_lr.transform(vectors(hold)))
+    got = logistic_baseline_auc(train, hold, rows=600, reg=0.05, max_iter=30, max_rows=100_000, seed=7)
+    assert 0.8 < expected < 0.99
+    assert got == pytest.approx(expected, abs=1e-3)
+    # a sample of about 150 of the 600 rows: a different (still informative) fit
+    sampled = logistic_baseline_auc(train, hold, rows=600, reg=0.05, max_iter=30, max_rows=150, seed=7)
+    assert sampled != got and sampled > 0.75

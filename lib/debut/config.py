@@ -304,8 +304,9 @@ class DeepConf(Section):
     context_days: int = Field(28, ge=1)    # demand: days of category history before a launch in category_context
     min_train_rows: int = Field(64, ge=1)  # a task with fewer training rows is skipped (printed, metric skipped=1)
     min_steps_per_epoch: int = Field(8, ge=1)   # small sets get smaller batches (not below 16) so an epoch has this many steps
-    lr_reg_param: float = Field(0.01, ge=0)   # ctr baseline: Spark ML LogisticRegression on the same features
+    lr_reg_param: float = Field(0.01, ge=0)   # ctr baseline: L2 logistic regression on the same (standardised) features
     lr_max_iter: int = Field(100, ge=1)
+    lr_max_rows: int = Field(200_000, ge=100)  # ctr baseline: fitted on the driver on a hash sample of at most this many rows
 
     def model_name(self, task: str) -> str:
         """Registered MLflow model name of a task (ctr | sequence | demand)."""
@@ -323,6 +324,7 @@ class RecommendConf(Section):
     grid_ranks: Tuple[int, ...] = (8, 16)  # small grid on a time-based validation split (demo: low alpha, strong regularisation win)
     grid_reg_params: Tuple[float, ...] = (0.1, 1.0)
     grid_alphas: Tuple[float, ...] = (1.0, 4.0)
+    grid_parallelism: int = Field(2, ge=1)   # grid points fitted at once (Spark jobs from as many threads)
     validation_days: int = Field(14, ge=1)   # interactions in the last N days before run_date validate
     cold_map: Literal["ridge", "mlp"] = "ridge"   # content -> ALS item factors: ridge | mlp
     ridge_alpha: float = Field(1.0, gt=0)

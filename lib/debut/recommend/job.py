@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
@@ -208,36 +209,46 @@ def grid_search(conf: Config, split: Split, eval_users: DataFrame, item_ids: Dat
                                   rc.grid_alphas or (rc.alpha,)))
     select_metric = f"ndcg@{ks[0]}"
     max_k = max(ks)
-    results: List[Dict[str, object]] = []
-    warm: Dict[str, Dict[str, float]] = {}
-    best = None
-    for rank, reg, alpha in grid:
+
+    def fit_point(pos: int, rank: int, reg: float, alpha: float):
         t0 = time.time()
         model = als.fit_als(split.ratings, rank=rank, reg_param=reg, alpha=alpha, max_iter=rc.max_iter,
                             seed=rc.seed, checkpoint_interval=rc.checkpoint_interval)
         warm_ids, warm_mat = _collect_factors(als.item_factors(model, item_ids))
         users = with_factors(eval_users, model).persist(KEEP)
         slices = [("warm", "factors", warm_mat)]
-        if not warm:
+        if pos == 0:
             warm_pop = sorted(warm_ids, key=lambda i: (-split.popularity.get(i, 0), i))
             slices += [("warm.popularity", "fixed", warm_pop[:max_k]), ("warm.random", "random", rc.seed)]
         scored = metrics.ranking_metrics_in_one_pass(users, warm_ids, slices, ks=ks)
-        row = scored.pop("warm")
-        warm.update(scored)
-        point = {"rank": rank, "reg_param": reg, "alpha": alpha, "seconds": time.time() - t0,
-                 **{f"{m}@{k}": float(row[f"{m}@{k}"]) for m in metrics.METRICS for k in ks},
-                 "users": int(row["users"])}
-        results.append(point)
-        _log_grid_point(point, rc.max_iter)
-        _log(f"grid rank={rank} reg={reg} alpha={alpha}: {select_metric} {point[select_metric]:.4f} "
-             f"recall@{max_k} {point[f'recall@{max_k}']:.4f} ({point['seconds']:.0f}s)")
-        if best is None or point[select_metric] > best.point[select_metric]:
-            if best is not None:
-                best.users.unpersist()
-            best = GridPoint(point, model, warm_ids, warm_mat, users)
-            warm["warm"] = row
-        else:
-            users.unpersist()
+        return model, warm_ids, warm_mat, users, scored, time.time() - t0
+
+    results: List[Dict[str, object]] = []
+    warm: Dict[str, Dict[str, float]] = {}
+    best = None
+    # grid points fitted concurrently (Spark jobs from several threads, as CrossValidator's
+    # parallelism does): on small data each ALS job is mostly scheduling latency. The points are
+    # taken in grid order, so the winner (the first of the best) and the logs do not depend on
+    # which finished first; at most grid_parallelism + 1 points' customers are persisted at once.
+    with ThreadPoolExecutor(max_workers=max(1, min(rc.grid_parallelism, len(grid)))) as pool:
+        fitted = pool.map(lambda args: fit_point(*args), [(k, *g) for k, g in enumerate(grid)])
+        for (rank, reg, alpha), (model, warm_ids, warm_mat, users, scored, seconds) in zip(grid, fitted):
+            row = scored.pop("warm")
+            warm.update(scored)
+            point = {"rank": rank, "reg_param": reg, "alpha": alpha, "seconds": seconds,
+                     **{f"{m}@{k}": float(row[f"{m}@{k}"]) for m in metrics.METRICS for k in ks},
+                     "users": int(row["users"])}
+            results.append(point)
+            _log_grid_point(point, rc.max_iter)
+            _log(f"grid rank={rank} reg={reg} alpha={alpha}: {select_metric} {point[select_metric]:.4f} "
+                 f"recall@{max_k} {point[f'recall@{max_k}']:.4f} ({point['seconds']:.0f}s)")
+            if best is None or point[select_metric] > best.point[select_metric]:
+                if best is not None:
+                    best.users.unpersist()
+                best = GridPoint(point, model, warm_ids, warm_mat, users)
+                warm["warm"] = row
+            else:
+                users.unpersist()
     return best, results, warm
 
 
