@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from debut import io, lease
 from debut.cli import main, run_job
 from debut.ingest import common as c
+from tests.conftest import SHORT_JVM_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = dt.date(2026, 10, 1)
@@ -52,7 +53,8 @@ def start(conf, *args, env=None, run_date=RUN):
     """``python -m debut.cli <args>`` in its own process, with a small JVM."""
     cmd = [sys.executable, "-m", "debut.cli", *cli_args(conf, *args, run_date=run_date),
            "--set", "spark.master=local[1]", "--set", "spark.driver_memory=1g"]
-    full_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"), PYSPARK_PYTHON=sys.executable, **(env or {}))
+    full_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"), PYSPARK_PYTHON=sys.executable,
+                    **SHORT_JVM_ENV, **(env or {}))
     full_env.pop("PYSPARK_SUBMIT_ARGS", None)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
 

@@ -16,6 +16,7 @@ import pytest
 
 from debut import io
 from debut.cli import main
+from tests.conftest import SHORT_JVM_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,7 +57,7 @@ def test_job_killed_mid_write_leaves_previous_version_and_rerun_is_exact(spark, 
     data_dir = str(tmp_path / "lake")
     child_conf = conf.replace(**{"paths.data_dir": data_dir})
     table_dir = io.location(child_conf, "scratch.kv")
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"), PYSPARK_PYTHON=sys.executable)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"), PYSPARK_PYTHON=sys.executable, **SHORT_JVM_ENV)
     log = open(tmp_path / "writer.log", "w")
     proc = subprocess.Popen([sys.executable, "-c", WRITER, data_dir], stdout=log, stderr=subprocess.STDOUT,
                             env=env, start_new_session=True)
