@@ -42,6 +42,7 @@ SKIP = {ID, DATE, CATEGORY, PRICE, TEXT_COL, EMB_COL, "unit_cost", "price_band",
 MAX_NATIVE_LEVELS = 60
 FIRST_WEEK_DAYS = "first_week_days"       # optional: days on sale in week 1 (1-7), a partial first week
 METHOD = "global_model"
+CONTENT_COL = "content_log"               # the catalog ridge's signal (debut.forecast.signals)
 LOG_SUFFIX = "_log"                        # a numeric column on a log scale already
 SIGNAL = "signal"                         # the key of the signal GLM among the level model's parts
 
@@ -69,7 +70,9 @@ class ModelParams:
     pool_level: str = "auto"               # the pool's overall actual/forecast ratio: keep | neutral | auto (see _fit)
     signal_glm: bool = True                # a small GLM on the numeric signals and the category beside the others
     signal_alpha: float = 0.1
-    signal_category: bool = True           # the signal GLM reads the category's launch encoding too
+    # the signal GLM reads the category's launch encoding: auto = only without a content signal (the
+    # catalog's ridge carries the category's level from many more items than its dozen launches) | true | false
+    signal_category: str = "auto"
     keep_log_signals: bool = True          # numeric columns named *_log are log-scale: never log1p'd again
 
 
@@ -315,8 +318,14 @@ class Featurizer:
         deepest category level's mean log units; empty without a numeric column."""
         if not num.shape[1]:
             return np.zeros((num.shape[0], 0))
-        cols = [self._log_nonneg(num)] + ([enc_cols[0][:, -1:]] if self.has_cat and self.p.signal_category else [])
+        cols = [self._log_nonneg(num)] + ([enc_cols[0][:, -1:]] if self.has_cat and self._signal_category() else [])
         return np.column_stack(cols)
+
+    def _signal_category(self) -> bool:
+        mode = str(self.p.signal_category).lower()
+        if mode == "auto":
+            return CONTENT_COL not in self.num_cols
+        return mode in ("1", "true", "yes", "on")
 
     def native_mask(self, width: int) -> Optional[np.ndarray]:
         if not self.n_native:
