@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from debut.config import ConfigError
-from debut.forecast import encode, harness
+from debut.forecast import content, encode, harness
 from debut.forecast.distribution import LocalDistribution
 from debut.forecast.global_model import GlobalForecaster, LevelCalibration, ModelParams, choose_blend
 from debut.forecast.launches import clean_candidates, clean_history, week_cols
@@ -361,13 +361,13 @@ def test_backtest_file_and_forecast_file_run_without_spark(tmp_path):
 
 
 # ------------------------------------------------------------------ level model: signals, scales, the pool's level
-def _signal_history(n=200, seed=4, dated=True):
+def _signal_history(n=200, seed=4, dated=True, col="content_log"):
     """Units driven by one numeric signal (a catalog sales rate, say) beside attributes that are noise."""
     rng = np.random.default_rng(seed)
-    signal = rng.uniform(0.2, 3.0, n)              # never negative: log1p-transformed as a rate
+    signal = rng.uniform(0.2, 3.0, n)              # never negative: log1p-transformed unless named *_log
     df = pd.DataFrame({"item_id": [f"s{j:03d}" for j in range(n)],
                        "category": rng.choice(["a", "b", "c", "d"], n), "colour": rng.choice(list("pqrstuvw"), n),
-                       "material": rng.choice(list("klmnoxyz"), n), "content_log": signal})
+                       "material": rng.choice(list("klmnoxyz"), n), col: signal})
     if dated:
         df["launch_date"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 700, n)), unit="D")
     y = rng.poisson(np.exp(signal))
@@ -390,10 +390,11 @@ def test_the_signal_glm_is_chosen_when_one_signal_explains_the_units():
 
 
 def test_numeric_columns_are_transformed_as_in_training_whatever_the_candidates_hold():
-    model = GlobalForecaster(FAST, 4).fit(_signal_history())
-    cands = _signal_history(n=5, seed=6).drop(columns=week_cols(4))
+    model = GlobalForecaster(FAST, 4).fit(_signal_history(col="sales_rate"))
+    assert model.level.feat.nonneg.tolist() == [True]          # a rate: log1p-transformed
+    cands = _signal_history(n=5, seed=6, col="sales_rate").drop(columns=week_cols(4))
     alone = model.predict(cands)["level_mean"].to_numpy()
-    with_negative = pd.concat([cands, cands.head(1).assign(item_id="neg", content_log=-0.5)], ignore_index=True)
+    with_negative = pd.concat([cands, cands.head(1).assign(item_id="neg", sales_rate=-0.5)], ignore_index=True)
     assert model.predict(with_negative)["level_mean"].to_numpy()[:5] == pytest.approx(alone)
 
 
@@ -421,3 +422,71 @@ def test_a_k_fold_pool_lends_its_error_shape_but_not_its_level():
     kept = GlobalForecaster(ModelParams(max_iter=60, calibration_blocks=2, min_fit=20, pool_level="keep"), 4).fit(
         _signal_history(dated=False))
     assert kept.pool_scale == 1.0 and kept.pool_mu.sum() == pytest.approx(kept.pool_y.sum(), rel=1e-6)
+
+
+def test_log_scale_signals_are_not_log1p_transformed_again():
+    on = GlobalForecaster(FAST, 4).fit(_signal_history())
+    assert on.level.feat.num_cols == ["content_log"] and on.level.feat.nonneg.tolist() == [False]
+    off = GlobalForecaster(ModelParams(max_iter=60, calibration_blocks=2, min_fit=20, keep_log_signals=False),
+                           4).fit(_signal_history())
+    assert off.level.feat.nonneg.tolist() == [True]
+
+
+def test_the_signal_glm_leaves_the_category_encoding_to_the_content_signal():
+    hist = _signal_history()
+    # auto: with content_log the signal GLM reads it alone; without a content signal the category too
+    assert GlobalForecaster(FAST, 4).fit(hist).level.feat.last_signal.shape[1] == 1
+    rate = _signal_history(col="sales_rate")
+    assert GlobalForecaster(FAST, 4).fit(rate).level.feat.last_signal.shape[1] == 2
+    forced = ModelParams(max_iter=60, calibration_blocks=2, min_fit=20, signal_category="true")
+    assert GlobalForecaster(forced, 4).fit(hist).level.feat.last_signal.shape[1] == 2
+
+
+# ------------------------------------------------------------------ the content ridge with past launches
+def _content_tables():
+    """Catalog: red items sell log-rate 1, blue 2. Launches (2 weeks): red log1p(units) 1.5, blue 2.5,
+    green (no catalog item) 3.5, two of each; one launch whose second week is not known yet."""
+    catalog = pd.DataFrame({"item_id": [f"c{j}" for j in range(4)], "category": "a",
+                            "colour": ["red", "red", "blue", "blue"], "price": 10.0,
+                            "log_rate": [1.0, 1.0, 2.0, 2.0]})
+    colours = ["red", "red", "blue", "blue", "green", "green", "blue"]
+    total = np.expm1([1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 0.0])
+    hist = pd.DataFrame({"item_id": [f"l{j}" for j in range(7)], "category": "a", "colour": colours,
+                         "price": 10.0, "week_1": total / 2, "week_2": total / 2})
+    hist.loc[6, "week_2"] = np.nan
+    cands = pd.DataFrame({"item_id": ["n1", "n2", "n3"], "category": "a", "colour": ["red", "blue", "green"],
+                          "price": 10.0})
+    return catalog, hist, cands
+
+
+def test_launch_targets_are_the_whole_horizons_log_units():
+    _, hist, _ = _content_tables()
+    t = content.launch_targets(hist, 2)
+    assert len(t) == 6 and t["colour"].tolist() == ["red", "red", "blue", "blue", "green", "green"]
+    assert t["log_rate"].to_numpy() == pytest.approx([1.5, 1.5, 2.5, 2.5, 3.5, 3.5])
+    assert t["subcategory"].isna().all()          # description columns the table lacks are empty
+
+
+def test_the_content_ridge_learns_from_launches_moved_to_the_catalogs_level():
+    catalog, hist, cands = _content_tables()
+    h, c = content.content_log(hist, cands, catalog, alpha=1e-9, min_items=1, horizon=2, min_launches=2)
+    # catalog-only model: red 1, blue 2, green (unseen) the mean 1.5; the launches sit 1.0 above it on
+    # average ((0.5 + 0.5 + 2.0) / 3), so their targets move to red 0.5, blue 1.5, green 2.5, and the
+    # model on both gives the group means: red 0.75, blue 1.75, green 2.5
+    assert c == pytest.approx([0.75, 1.75, 2.5], abs=1e-6)
+    # the unfinished launch is in no model's training: it gets the model on every launch
+    assert h[6] == pytest.approx(1.75, abs=1e-6)
+    # too few launches: the catalog alone
+    h0, c0 = content.content_log(hist, cands, catalog, alpha=1e-9, min_items=1, horizon=2, min_launches=7)
+    assert c0 == pytest.approx([1.0, 2.0, 1.5], abs=1e-6)
+
+
+def test_a_launchs_own_content_prediction_does_not_see_its_own_units():
+    catalog, hist, cands = _content_tables()
+    kw = dict(alpha=1.0, min_items=1, horizon=2, folds=3, min_launches=2)
+    h, c = content.content_log(hist, cands, catalog, **kw)
+    changed = hist.copy()
+    changed.loc[0, ["week_1", "week_2"]] = [500.0, 500.0]
+    h2, c2 = content.content_log(changed, cands, catalog, **kw)
+    assert h2[0] == pytest.approx(h[0], abs=1e-12)
+    assert c2[0] > c[0] + 0.1                     # the candidates' model learnt from it

@@ -370,6 +370,7 @@ class ForecastConf(Section):
     use_content: bool = True               # component (4): ridge of catalog items' sales rate on attributes (needs silver.item_daily)
     content_ridge_alpha: float = Field(3.0, gt=0)
     content_min_items: int = 20            # fewer catalog items in a category: pooled model
+    content_launches: bool = True          # the content ridge also learns from the past launches (out of fold for their rows)
     cv_folds: int = Field(10, ge=2)        # folds of the out-of-sample predictions behind weights and calibration
     blend_prior_launches: float = Field(10.0, ge=0)   # shrinks blend weights towards the mean with this many launches' weight
     min_scale: float = Field(0.5, gt=0, le=1)   # per-candidate spread factor clipped to [min_scale, 1 / min_scale]

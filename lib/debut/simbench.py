@@ -108,7 +108,8 @@ def run_seed(conf: Config, run_date: dt.date, seed: int, variants: Sequence[str]
                                                     launching[["category", "launch_date"]]]))
     sig = Signals(catalog=rates if fc.use_content else None, market=lv if fc.market != "never" else None)
     hist_t, cand_t, used = signals.attach(table, launching, sig, use_content=fc.use_content,
-                                          ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items)
+                                          ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items,
+                                          content_launches=fc.content_launches)
     expected = truth.groupby("candidate_id")["expected_units"].sum()
     t_sim = time.time() - t0
     out, attainable = [], None

@@ -42,6 +42,8 @@ SKIP = {ID, DATE, CATEGORY, PRICE, TEXT_COL, EMB_COL, "unit_cost", "price_band",
 MAX_NATIVE_LEVELS = 60
 FIRST_WEEK_DAYS = "first_week_days"       # optional: days on sale in week 1 (1-7), a partial first week
 METHOD = "global_model"
+CONTENT_COL = "content_log"               # the catalog ridge's signal (debut.forecast.signals)
+LOG_SUFFIX = "_log"                        # a numeric column on a log scale already
 SIGNAL = "signal"                         # the key of the signal GLM among the level model's parts
 
 
@@ -68,6 +70,10 @@ class ModelParams:
     pool_level: str = "auto"               # the pool's overall actual/forecast ratio: keep | neutral | auto (see _fit)
     signal_glm: bool = True                # a small GLM on the numeric signals and the category beside the others
     signal_alpha: float = 0.1
+    # the signal GLM reads the category's launch encoding: auto = only without a content signal (the
+    # catalog's ridge carries the category's level from many more items than its dozen launches) | true | false
+    signal_category: str = "auto"
+    keep_log_signals: bool = True          # numeric columns named *_log are log-scale: never log1p'd again
 
 
 def params_of(fc) -> ModelParams:
@@ -251,6 +257,9 @@ class Featurizer:
         num, text = self._numeric(df), self._text(df, fit=True)
         self.nonneg = (np.nanmin(np.where(np.isfinite(num), num, 0.0), axis=0) >= 0 if num.shape[1]
                        else np.zeros(0, dtype=bool))
+        if self.p.keep_log_signals:
+            # signals already on a log scale (content_log, net_log) stay as they are
+            self.nonneg &= np.array([not c.endswith(LOG_SUFFIX) for c in self.num_cols], dtype=bool)
         blocks = self._analog_blocks(df, num, lp, text, self._cat_block(enc_cols, len(df)))
         self.space = analogs.Space([1.0, 1.0, 1.0, 2.0]).fit(blocks)
         self.train_space = self.space.transform(blocks)
@@ -309,8 +318,14 @@ class Featurizer:
         deepest category level's mean log units; empty without a numeric column."""
         if not num.shape[1]:
             return np.zeros((num.shape[0], 0))
-        cols = [self._log_nonneg(num)] + ([enc_cols[0][:, -1:]] if self.has_cat else [])
+        cols = [self._log_nonneg(num)] + ([enc_cols[0][:, -1:]] if self.has_cat and self._signal_category() else [])
         return np.column_stack(cols)
+
+    def _signal_category(self) -> bool:
+        mode = str(self.p.signal_category).lower()
+        if mode == "auto":
+            return CONTENT_COL not in self.num_cols
+        return mode in ("1", "true", "yes", "on")
 
     def native_mask(self, width: int) -> Optional[np.ndarray]:
         if not self.n_native:

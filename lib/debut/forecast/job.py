@@ -87,7 +87,8 @@ def model_inputs(spark: SparkSession, conf: Config, run_date: dt.date) -> ModelI
     signals = Signals(embeddings=emb, catalog=_catalog(spark, conf, run_date, launch_ids),
                       audience=audience, net=net, net_trained_before=net_cutoff, market=market)
     hist_t, cand_t, used = signal_cols.attach(table, launching, signals, use_content=fc.use_content,
-                                              ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items)
+                                              ridge_alpha=fc.content_ridge_alpha, min_items=fc.content_min_items,
+                                              content_launches=fc.content_launches)
     if fc.market != "never" and "market" not in used:
         _say("market exposure not offered: silver.category_daily has no category with units (from events) "
              "in the 28 days before enough past launches")

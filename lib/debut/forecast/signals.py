@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 
 from debut.forecast import content, market
-from debut.forecast.launches import DATE, ID
+from debut.forecast.launches import DATE, ID, horizon_of
 from debut.forecast.model import Signals
 
 
 def attach(history: pd.DataFrame, cands: pd.DataFrame, sig: Signals, *, use_content: bool = True,
-           ridge_alpha: float = 3.0, min_items: int = 20) -> Tuple[pd.DataFrame, pd.DataFrame, list]:
-    """(history, candidates, names of the signals used) with the signal columns added."""
+           ridge_alpha: float = 3.0, min_items: int = 20,
+           content_launches: bool = True) -> Tuple[pd.DataFrame, pd.DataFrame, list]:
+    """(history, candidates, names of the signals used) with the signal columns added.
+    ``content_launches``: the content ridge learns from the past launches too (out of fold for
+    their own rows), not from the catalog items alone."""
     h, c, used = history.copy(), cands.copy(), []
     if sig.embeddings:
         for df in (h, c):
@@ -49,11 +52,15 @@ def attach(history: pd.DataFrame, cands: pd.DataFrame, sig: Signals, *, use_cont
         if market.has_market(h):
             used.append("market")
     if use_content and sig.catalog is not None and len(sig.catalog) >= 2:
-        model = content.ContentModel(ridge_alpha, min_items).fit(sig.catalog)
         for df in (h, c):
             for col in ("subcategory", "brand", "colour", "material", "style", "price", "category"):
                 if col not in df.columns:
                     df[col] = None
-        h["content_log"], c["content_log"] = model.predict(h), model.predict(c)
+        if content_launches:
+            h["content_log"], c["content_log"] = content.content_log(
+                h, c, sig.catalog, alpha=ridge_alpha, min_items=min_items, horizon=horizon_of(h))
+        else:
+            model = content.ContentModel(ridge_alpha, min_items).fit(sig.catalog)
+            h["content_log"], c["content_log"] = model.predict(h), model.predict(c)
         used.append("content")
     return h, c, used
