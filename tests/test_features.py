@@ -351,6 +351,29 @@ def test_segments_describe_size_categories_and_label(spark):
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_segments_with_thousands_of_categories_take_one_vector_mean(spark):
+    """3,000 categories (a real export's tiny ones): one vector mean per segment, tops by mean share."""
+    n = 3000
+    idx = category_index(spark, [f"c{i:04d}" for i in range(n)])
+
+    def vec(pairs):
+        v = [0.0] * n
+        for i, x in pairs:
+            v[i] = x
+        return v
+
+    prof = spark.createDataFrame([
+        ("u1", 0, 2, 20.0, 1.0, vec([(2999, 0.6), (17, 0.4)])),
+        ("u2", 0, 2, 20.0, 1.0, vec([(2999, 0.2), (5, 0.5), (17, 0.3)])),
+        ("u3", 1, 1, 10.0, 1.0, vec([(1234, 1.0)])),
+    ], "user_key string, segment int, frequency long, monetary double, price_sensitivity double, "
+       "category_affinity_vector array<float>").withColumn("recency_days", F.lit(3))
+    out = {r["segment"]: r["top_categories"] for r in segments.to_segments(prof, idx, k=2, silhouette=None,
+                                                                           as_of=AS_OF).collect()}
+    # segment 0: c2999 0.4, c17 0.35, c5 0.25
+    assert out == {0: ["c2999", "c0017", "c0005"], 1: ["c1234"]}
+
+
 def test_adjusted_rand_index_matches_sklearn(spark):
     from sklearn.metrics import adjusted_rand_score
 

@@ -29,6 +29,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import ElementwiseProduct, StandardScaler, VectorAssembler
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.stat import Summarizer
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -184,7 +185,7 @@ def to_segments(profile_df: DataFrame, category_index_df: DataFrame, *, k: int, 
     """gold.segments: size, share, top 3 categories, mean price sensitivity and RFM, a label.
 
     One aggregation in Spark (per segment and, by rollup, over all customers;
-    the mean affinity per category slot of category_index_df) brings k + 1
+    the mean affinity vector, one slot per category of category_index_df) brings k + 1
     rows to the driver, where the top categories and labels are put together.
     """
     spark = profile_df.sparkSession
@@ -197,12 +198,14 @@ def to_segments(profile_df: DataFrame, category_index_df: DataFrame, *, k: int, 
                  F.avg("recency_days").alias("mean_recency_days"),
                  F.avg("frequency").alias("mean_frequency"),
                  F.avg("monetary").alias("mean_monetary"),
-                 *[F.avg(F.get("category_affinity_vector", F.lit(i))).alias(f"_v{i}") for i, _ in cats])
+                 # one vector mean, not one column per category: real catalogs have thousands
+                 *([Summarizer.mean(array_to_vector("category_affinity_vector")).alias("_v")] if cats else []))
             .collect())                                                 # k + 1 rows
     total = [r for r in rows if r["_all"] == 1]
     out = []
     for r in sorted((r for r in rows if r["_all"] == 0), key=lambda r: r["segment"]):
-        ranked = sorted(((r[f"_v{i}"], i, name) for i, name in cats if r[f"_v{i}"] is not None),
+        means = r["_v"].toArray() if cats else ()
+        ranked = sorted(((float(means[i]), i, name) for i, name in cats if i < len(means)),
                         key=lambda t: (-t[0], t[1]))
         tops = [name for v, _, name in ranked[:3] if v > 0]
         words = (_frequency_word(r["mean_frequency"], total[0]["mean_frequency"]),
