@@ -356,3 +356,30 @@ def test_forecast_job_one_monotone_row_per_candidate_and_rerun_replaces(spark, s
         assert r["method"] == "global_model"
     job.run(spark, sim_conf, RUN)
     assert io.read(spark, sim_conf, "gold.launch_forecast").count() == n_cands
+
+
+def test_catalog_rates_count_order_lines_where_there_are_no_events(spark, conf):
+    """An export of order lines alone has no purchase events: its items sell through ordered_units."""
+    from debut.forecast import inputs
+    from tests.conftest import as_table
+
+    start = dt.date(2026, 9, 1)
+    rows = []
+    for d in range(14):
+        day = start + dt.timedelta(days=d)
+        rows.append(("ev", day, 2, 2, 0))        # events: 2 units a day, orders of known customers 2
+        rows.append(("or", day, 0, 3, 1))        # orders only: 3 ordered (1 returned later), no event
+        rows.append(("new", day, 5, 5, 0))       # a past launch: excluded
+    rows.append(("short", start, 9, 9, 0))       # one day on sale: below min_days
+    daily = spark.createDataFrame(rows, "item_id string, date date, units long, ordered_units long, "
+                                        "returned_units long").select(
+        "*", F.lit(0).cast("long").alias("views"), F.lit(False).alias("is_stockout_suspected"),
+        F.lit("c").alias("category"))
+    io.overwrite(as_table(daily, "silver.item_daily"), conf, "silver.item_daily")
+    feats = spark.createDataFrame([(i, False, "c", 10.0) for i in ("ev", "or", "new", "short")],
+                                  "item_id string, is_candidate boolean, category string, price double")
+    io.overwrite(as_table(feats, "gold.item_features"), conf, "gold.item_features")
+    got = inputs.catalog_rates(spark, conf, before=dt.date(2026, 10, 1), exclude=["new"])
+    rates = dict(zip(got["item_id"], got["log_rate"]))
+    h = 7 * conf.forecast.horizon_weeks
+    assert rates == {"ev": pytest.approx(np.log1p(2 * h)), "or": pytest.approx(np.log1p(3 * h))}

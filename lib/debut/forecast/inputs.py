@@ -110,14 +110,19 @@ def catalog_rates(spark: SparkSession, conf: Config, *, before: dt.date, exclude
                   min_days: int = 14) -> Optional[pd.DataFrame]:
     """Catalog items (not past launches) with their sales before ``before``: one row per item,
     attributes + log_rate = log1p(units per non-stock-out day x 7 x horizon). None when
-    silver.item_daily or the item attributes are missing."""
+    silver.item_daily or the item attributes are missing.
+
+    A day's units sold are the larger of the purchase events' units and the order lines' units
+    not cancelled: an export of order lines alone (no events) sells through its orders, and guest
+    order lines have no event."""
     if not (io.exists(spark, conf, "silver.item_daily") and io.exists(spark, conf, "gold.item_features")):
         return None
     horizon_days = 7 * conf.forecast.horizon_weeks
     daily = (io.read(spark, conf, "silver.item_daily").where(F.col("date") < F.lit(before))
              .where(~F.col("is_stockout_suspected")))
     per_item = (daily.groupBy("item_id")
-                .agg(F.sum("units").alias("units"), F.countDistinct("date").alias("days"))
+                .agg(F.sum(F.greatest("units", "ordered_units")).alias("units"),
+                     F.countDistinct("date").alias("days"))
                 .where(F.col("days") >= min_days))
     attrs = (io.read(spark, conf, "gold.item_features").where(~F.col("is_candidate"))
              .select("item_id", "category", "subcategory", "brand", "colour", "material", "style", "price"))
