@@ -490,3 +490,20 @@ def test_a_launchs_own_content_prediction_does_not_see_its_own_units():
     h2, c2 = content.content_log(changed, cands, catalog, **kw)
     assert h2[0] == pytest.approx(h[0], abs=1e-12)
     assert c2[0] > c[0] + 0.1                     # the candidates' model learnt from it
+
+
+def test_the_content_ridge_fits_a_peaked_price_response_on_the_standardised_price_position():
+    # log price positions -1 .. 1 (sd sqrt(0.5)); the rate peaks at the median price: 2 - z^2 with
+    # z = position / sd, which the z, z^2, z^3 / 3 columns fit exactly
+    pos = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    z = pos / np.sqrt(0.5)
+    catalog = pd.DataFrame({"category": "a", "colour": "red", "price": 10.0 * np.exp(pos), "log_rate": 2.0 - z ** 2})
+    model = content.ContentModel(1e-9, 1).fit(catalog)
+    new = pd.DataFrame({"category": ["a", "a"], "colour": ["red", "red"], "price": 10.0 * np.exp([0.25, -0.75])})
+    assert model.predict(new) == pytest.approx([2.0 - 0.125, 2.0 - 1.125], abs=1e-6)
+
+
+def test_the_price_sd_falls_back_to_all_reference_items():
+    ref = pd.DataFrame({"category": ["a", "a", "a", "b"], "price": np.exp([0.0, 1.0, 2.0, 5.0])})
+    sd = content._log_price_sd(np.array(["a", "b", "c"], dtype=object), ref)
+    assert sd == pytest.approx([np.std([0.0, 1.0, 2.0]), np.std([0.0, 1.0, 2.0, 5.0]), np.std([0.0, 1.0, 2.0, 5.0])])

@@ -37,12 +37,32 @@ def ridge_cv_predict(x: np.ndarray, y: np.ndarray, folds: np.ndarray, alpha: flo
     return out
 
 
+def _log_price_sd(category: np.ndarray, ref: pd.DataFrame) -> np.ndarray:
+    """Per row, the sd of log price over the reference items of its category (over all of them
+    for a category with fewer than 3 priced reference items or no spread)."""
+    lp = np.log(np.where(ref["price"].to_numpy(float) > 0, ref["price"].to_numpy(float), np.nan))
+    rc = ref["category"].to_numpy(object)
+    overall = float(np.nanstd(lp)) if np.isfinite(lp).sum() > 1 else 0.0
+    overall = overall if overall > 0 else 1.0
+    sd = {}
+    for c in set(rc):
+        v = lp[rc == c]
+        v = v[np.isfinite(v)]
+        sd[c] = float(np.std(v)) if len(v) >= 3 and np.std(v) > 0 else overall
+    return np.array([sd.get(c, overall) for c in np.asarray(category, dtype=object)])
+
+
 def _design(df: pd.DataFrame, vocab, ref: pd.DataFrame, with_category: bool):
+    """Attribute one-hots and the standardised price position z (log price less the category's
+    median, over the category's sd) as z, z^2 and z^3 / 3: demand peaks at a price position
+    (buyers have price levels) rather than moving linearly with price."""
     fields = fx.TOKEN_FIELDS + (("category",) if with_category else ())
     onehot, vocab = fx.one_hot(fx.tokens(df, fields), vocab)
-    z = fx.log_price_position(df["price"].to_numpy(float), df["category"].to_numpy(object),
+    cats = df["category"].to_numpy(object)
+    z = fx.log_price_position(df["price"].to_numpy(float), cats,
                               ref["price"].to_numpy(float), ref["category"].to_numpy(object))
-    return np.column_stack([onehot, np.nan_to_num(z)]), vocab
+    z = np.nan_to_num(z / _log_price_sd(cats, ref))
+    return np.column_stack([onehot, z, z ** 2, z ** 3 / 3.0]), vocab
 
 
 class ContentModel:
