@@ -132,6 +132,25 @@ def test_record_replaces_only_its_own_keys(spark, conf):
                     ("train_als", RUN, "lists", "ok", 7), ("train_deep", RUN, "it's", "failed", None)]
 
 
+def test_record_metrics_replaces_only_its_own_keys(spark, conf):
+    """gold.evaluation: a rerun replaces the rows of its (run_date, component, metric, slice) keys
+    and keeps every other row; slices with quotes and backslashes are matched exactly."""
+    from debut import tracking
+
+    other_day = RUN - dt.timedelta(days=1)
+    tracking.record_metrics(spark, conf, RUN, "deep.ctr", {"auc": 0.8, ("auc", "baseline=it's"): 0.6},
+                            log_mlflow=False)
+    tracking.record_metrics(spark, conf, other_day, "deep.ctr", {"auc": 0.7}, log_mlflow=False)
+    tracking.record_metrics(spark, conf, RUN, "recommend", {("ndcg", "a\\b", 10): 0.3}, log_mlflow=False)
+    tracking.record_metrics(spark, conf, RUN, "deep.ctr", {("auc", "baseline=it's", 9): 0.65}, log_mlflow=False)
+    rows = sorted((r.run_date, r.component, r.metric, r.slice, r.value, r.n)
+                  for r in io.read(spark, conf, "gold.evaluation").collect())
+    assert rows == [(other_day, "deep.ctr", "auc", "all", 0.7, None),
+                    (RUN, "deep.ctr", "auc", "all", 0.8, None),
+                    (RUN, "deep.ctr", "auc", "baseline=it's", 0.65, 9),
+                    (RUN, "recommend", "ndcg", "a\\b", 0.3, 10)]
+
+
 def test_record_refuses_an_unknown_status(spark, conf):
     with pytest.raises(ValueError, match="train_als.als"):
         status.record(spark, conf, "train_als", RUN, [("als", "maybe", None, None)])

@@ -10,6 +10,7 @@ and types must match; nullability is left to Delta.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from contextlib import contextmanager
@@ -158,6 +159,26 @@ def replace_where(df: DataFrame, conf: Config, name: str, condition: str) -> Non
         _save(_writer(df, conf, name, "append"), conf, name)
         return
     _save(_writer(df, conf, name, "overwrite").option("replaceWhere", condition), conf, name)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal of ``value``."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def replace_keys(df: DataFrame, conf: Config, name: str, keys: Sequence[str], values: Sequence[Tuple]) -> None:
+    """Replace the table's rows whose ``keys`` take one of ``values`` (tuples of strings, dates or
+    numbers) by ``df`` in one commit: what a MERGE on those keys does when ``df`` holds exactly
+    those keys' rows, without the MERGE's join against the table (``replace_where``)."""
+    def lit(v) -> str:
+        if isinstance(v, dt.date):
+            return f"DATE'{v.isoformat()}'"
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return repr(v)
+        return sql_string(str(v))
+    distinct = sorted(set(map(tuple, values)), key=repr)
+    cond = " OR ".join("(" + " AND ".join(f"`{k}` = {lit(v)}" for k, v in zip(keys, row)) + ")" for row in distinct)
+    replace_where(df, conf, name, cond or "false")
 
 
 def merge(df: DataFrame, conf: Config, name: str, *, update: bool = True,

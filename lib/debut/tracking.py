@@ -85,7 +85,7 @@ def job_run(conf: Config, job: str, run_date: str, params: Optional[Dict[str, An
 
 def record_metrics(spark, conf: Config, run_date, component: str,
                    metrics: Dict[Any, Any], log_mlflow: bool = True) -> None:
-    """Write metrics to gold.evaluation (MERGE: a rerun replaces its rows) and the active MLflow run.
+    """Write metrics to gold.evaluation (a rerun replaces the rows of its keys) and the active MLflow run.
 
     ``metrics`` maps ``metric`` or ``(metric, slice)`` or ``(metric, slice, n)``
     keys to values (n: how many rows/users/launches the number is over).
@@ -102,12 +102,15 @@ def record_metrics(spark, conf: Config, run_date, component: str,
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     rows = []
     for key, value in metrics.items():
-        metric, slice_, n = (key, "all", None) if isinstance(key, str) else (tuple(key) + ("all", None))[:3]
+        k = (key,) if isinstance(key, str) else tuple(key)
+        metric, slice_, n = (k + ("all", None)[len(k) - 1:])[:3]
         rows.append((day, component, str(metric), str(slice_), None if value is None else float(value),
                      None if n is None else int(n), now))
     if not rows:
         return
-    io.merge(spark.createDataFrame(rows, EVALUATION), conf, "gold.evaluation")
+    # replaces the rows of these keys, as a MERGE on them would, without joining the table
+    io.replace_keys(spark.createDataFrame(rows, EVALUATION), conf, "gold.evaluation",
+                    ("run_date", "component", "metric", "slice"), [r[:4] for r in rows])
     if log_mlflow:
         import mlflow
 
