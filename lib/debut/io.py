@@ -177,8 +177,20 @@ def replace_keys(df: DataFrame, conf: Config, name: str, keys: Sequence[str], va
             return repr(v)
         return sql_string(str(v))
     distinct = sorted(set(map(tuple, values)), key=repr)
-    cond = " OR ".join("(" + " AND ".join(f"`{k}` = {lit(v)}" for k, v in zip(keys, row)) + ")" for row in distinct)
-    replace_where(df, conf, name, cond or "false")
+    if not distinct:
+        replace_where(df, conf, name, "false")
+        return
+    # a key with one value is one equality; the others one tuple IN list (an OR per row grew into a
+    # data-skipping filter too big for code generation)
+    fixed = [j for j in range(len(keys)) if len({row[j] for row in distinct}) == 1]
+    free = [j for j in range(len(keys)) if j not in fixed]
+    parts = [f"`{keys[j]}` = {lit(distinct[0][j])}" for j in fixed]
+    if free:
+        cols = ", ".join(f"`{keys[j]}`" for j in free)
+        rows = ", ".join("(" + ", ".join(lit(row[j]) for j in free) + ")" for row in distinct)
+        parts.append(f"({cols}) IN ({rows})")
+    cond = " AND ".join(parts)
+    replace_where(df, conf, name, cond)
 
 
 def merge(df: DataFrame, conf: Config, name: str, *, update: bool = True,
