@@ -11,7 +11,9 @@ def test_rss_sampler_sees_an_allocation_and_windows_restart():
         block = bytearray(200 * 2 ** 20)  # 200 MiB, touched so it is resident
         for i in range(0, len(block), 4096):
             block[i] = 1
-        time.sleep(0.2)
+        # one sample now: the background thread's samples of a large process tree (the suite's
+        # Spark JVM and its workers) can take longer than any fixed sleep
+        rss.sample()
         during, during_pss = rss.peak, rss.peak_pss
         del block
         time.sleep(0.2)
