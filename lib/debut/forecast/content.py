@@ -52,16 +52,47 @@ def _log_price_sd(category: np.ndarray, ref: pd.DataFrame) -> np.ndarray:
     return np.array([sd.get(c, overall) for c in np.asarray(category, dtype=object)])
 
 
-def _design(df: pd.DataFrame, vocab, ref: pd.DataFrame, with_category: bool):
+class _PriceScale:
+    """The standardised price position z of rows against one reference table: log price less the
+    category's median log price (``fx.log_price_position``), over the category's sd
+    (``_log_price_sd``). The per-category medians and sds are computed once per reference table
+    and category (a model fits and predicts every category against the same reference: computing
+    them per call was quadratic in the categories)."""
+
+    def __init__(self, ref: pd.DataFrame):
+        self.ref = ref
+        self._per_category = {}
+
+    def _learn(self, cats) -> None:
+        todo = np.array(sorted(set(cats) - set(self._per_category), key=repr), dtype=object)
+        if not len(todo):
+            return
+        # one pass over the reference for all of them: log 1 - median = -median
+        neg_med = fx.log_price_position(np.ones(len(todo)), todo, self.ref["price"].to_numpy(float),
+                                        self.ref["category"].to_numpy(object))
+        sd = _log_price_sd(todo, self.ref)
+        self._per_category.update({c: (-m, float(v)) for c, m, v in zip(todo, neg_med, sd)})
+
+    def z(self, df: pd.DataFrame) -> np.ndarray:
+        cats = df["category"].to_numpy(object)
+        out = np.log(np.where(df["price"].to_numpy(float) > 0, df["price"].to_numpy(float), np.nan))
+        if not self._per_category:
+            self._learn(self.ref["category"].to_numpy(object))
+        self._learn(cats)
+        for c in set(cats):
+            median, sd = self._per_category[c]
+            rows = cats == c
+            out[rows] = (out[rows] - median) / sd
+        return np.nan_to_num(out)
+
+
+def _design(df: pd.DataFrame, vocab, scale: _PriceScale, with_category: bool):
     """Attribute one-hots and the standardised price position z (log price less the category's
     median, over the category's sd) as z, z^2 and z^3 / 3: demand peaks at a price position
     (buyers have price levels) rather than moving linearly with price."""
     fields = fx.TOKEN_FIELDS + (("category",) if with_category else ())
     onehot, vocab = fx.one_hot(fx.tokens(df, fields), vocab)
-    cats = df["category"].to_numpy(object)
-    z = fx.log_price_position(df["price"].to_numpy(float), cats,
-                              ref["price"].to_numpy(float), ref["category"].to_numpy(object))
-    z = np.nan_to_num(z / _log_price_sd(cats, ref))
+    z = scale.z(df)
     return np.column_stack([onehot, z, z ** 2, z ** 3 / 3.0]), vocab
 
 
@@ -78,12 +109,13 @@ class ContentModel:
     def fit(self, items: pd.DataFrame, target: str = "log_rate") -> "ContentModel":
         items = items[np.isfinite(items[target].to_numpy(float))].reset_index(drop=True)
         self.ref = items[["category", "price"]]
+        self.scale = _PriceScale(self.ref)
         if len(items) >= 2:
-            x, vocab = _design(items, None, self.ref, True)
+            x, vocab = _design(items, None, self.scale, True)
             self.pooled = (vocab, *ridge_fit(x, items[target].to_numpy(float), self.alpha))
         for cat, part in items.groupby("category"):
             if len(part) >= self.min_items:
-                x, vocab = _design(part, None, self.ref, False)
+                x, vocab = _design(part, None, self.scale, False)
                 self.models[cat] = (vocab, *ridge_fit(x, part[target].to_numpy(float), self.alpha))
         return self
 
@@ -98,10 +130,10 @@ class ContentModel:
             part = df.iloc[rows]
             if cat in self.models:
                 vocab, coef, b = self.models[cat]
-                x, _ = _design(part, vocab, self.ref, False)
+                x, _ = _design(part, vocab, self.scale, False)
             else:
                 vocab, coef, b = self.pooled
-                x, _ = _design(part, vocab, self.ref, True)
+                x, _ = _design(part, vocab, self.scale, True)
             out[rows] = b + x @ coef
         return out
 
