@@ -161,7 +161,7 @@ def replace_where(df: DataFrame, conf: Config, name: str, condition: str) -> Non
     _save(_writer(df, conf, name, "overwrite").option("replaceWhere", condition), conf, name)
 
 
-def sql_string(value: str) -> str:
+def _sql_string(value: str) -> str:
     """A SQL string literal of ``value``."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -175,7 +175,7 @@ def replace_keys(df: DataFrame, conf: Config, name: str, keys: Sequence[str], va
             return f"DATE'{v.isoformat()}'"
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return repr(v)
-        return sql_string(str(v))
+        return _sql_string(str(v))
     distinct = sorted(set(map(tuple, values)), key=repr)
     if not distinct:
         replace_where(df, conf, name, "false")

@@ -53,9 +53,8 @@ def record(spark: SparkSession, conf: Config, job: str, run_date: dt.date, parts
         if status != OK:
             print(f"[{job}] {part} {status.upper()}: {reason}", flush=True)
     if rows:
-        parts_in = ", ".join(io.sql_string(r[2]) for r in rows)
-        cond = f"job = {io.sql_string(job)} AND run_date = DATE'{run_date.isoformat()}' AND part IN ({parts_in})"
-        io.replace_where(spark.createDataFrame(rows, STAGE_STATUS), conf, TABLE, cond)
+        io.replace_keys(spark.createDataFrame(rows, STAGE_STATUS), conf, TABLE, ("job", "run_date", "part"),
+                        [r[:3] for r in rows])
 
 
 def not_done(spark: SparkSession, conf: Config, run_date: dt.date):

@@ -156,14 +156,21 @@ CONTENT_FIELDS = ("category", "subcategory", "brand", "colour", "material", "sty
 def launch_targets(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Past launches whose whole horizon is known, as content rows: the description columns and
     ``log_rate`` = log1p(units over the horizon), the scale of the catalog's rates."""
-    weeks = [f"week_{k + 1}" for k in range(horizon)]
-    if not len(history) or any(w not in history.columns for w in weeks):
+    w = _weeks(history, horizon)
+    if w is None:
         return pd.DataFrame(columns=[*CONTENT_FIELDS, "log_rate"])
-    w = history[weeks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     done = np.isfinite(w).all(axis=1)
     out = history.loc[done].reindex(columns=list(CONTENT_FIELDS)).reset_index(drop=True)
     out["log_rate"] = np.log1p(np.maximum(w[done].sum(axis=1), 0.0))
     return out
+
+
+def _weeks(history: pd.DataFrame, horizon: int) -> Optional[np.ndarray]:
+    """The history's week_1..week_<horizon> units as floats (NaN: unknown); None without rows or columns."""
+    weeks = [f"week_{k + 1}" for k in range(horizon)]
+    if not len(history) or any(w not in history.columns for w in weeks):
+        return None
+    return history[weeks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
 
 
 def _with_launches(catalog: pd.DataFrame, launches: pd.DataFrame, alpha: float, min_items: int) -> ContentModel:
@@ -195,9 +202,7 @@ def content_log(history: pd.DataFrame, cands: pd.DataFrame, catalog: pd.DataFram
         return model.predict(history), model.predict(cands)
     full = _with_launches(catalog, launches, alpha, min_items)
     cand_pred = full.predict(cands)
-    weeks = [f"week_{k + 1}" for k in range(horizon)]
-    w = history[weeks].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-    done_rows = np.flatnonzero(np.isfinite(w).all(axis=1))          # history rows behind ``launches``, in order
+    done_rows = np.flatnonzero(np.isfinite(_weeks(history, horizon)).all(axis=1))   # the rows behind ``launches``
     # a row without its whole horizon is in no model's training: the model on every launch is out of sample
     hist_pred = full.predict(history)
     fold = _fold_ids(len(launches), folds, seed)
