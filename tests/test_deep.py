@@ -1,6 +1,7 @@
 """train_deep: models alone (fast, pure torch), then the real Petastorm + Horovod + MLflow path."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -307,17 +308,35 @@ def test_validate_input_drops_and_counts_null_rows(spark):
     assert clean.count() == 6 and clean.columns == ["user_features", "item_features", "label"]
 
 
-# ------------------------------------------- CTR end to end: Delta -> Horovod -> MLflow
+# ------------------------- the three models end to end: Delta -> Petastorm -> Horovod -> MLflow
 @pytest.fixture(scope="module")
-def ctr_trained(spark, tmp_path_factory):
+def horovod_trained(spark, tmp_path_factory):
+    """ctr, sequence and demand trained in one launch of 2 Horovod processes, as train_deep does
+    (``prepare`` each set, then ``fit`` them together), and registered; by task: (df, deep, result)."""
     from conftest import make_conf
 
-    from debut.deep.train import train
+    from debut.deep.train import fit, prepare
 
-    conf = make_conf(tmp_path_factory.mktemp("deep-ctr"))
-    df = to_delta(ctr_df(spark, 2000, with_null=True), os.path.join(conf.paths.data_dir, "toy_ctr"))
-    deep = DeepConf(epochs=4, batch_size=64, lr=5e-3, num_proc=2, backend="horovod")
-    result = train(spark, conf, df, "ctr", deep=deep, run_date="2026-10-01")
+    conf = make_conf(tmp_path_factory.mktemp("deep-horovod"))
+    small = DeepConf(epochs=2, batch_size=32, seq_len=SEQ_LEN, num_proc=2, backend="horovod")
+    sets = {
+        "ctr": (to_delta(ctr_df(spark, 2000, with_null=True), os.path.join(conf.paths.data_dir, "toy_ctr")),
+                DeepConf(epochs=4, batch_size=64, lr=5e-3, num_proc=2, backend="horovod")),
+        "sequence": (to_delta(seq_df(spark, 300), os.path.join(conf.paths.data_dir, "toy_sequence"), partitions=2),
+                     small),
+        "demand": (to_delta(demand_df(spark, 300), os.path.join(conf.paths.data_dir, "toy_demand"), partitions=2),
+                   small),
+    }
+    with contextlib.ExitStack() as stack:    # the Petastorm caches live until the launch is done
+        prepared = [prepare(spark, conf, df, task, stack, deep=deep) for task, (df, deep) in sets.items()]
+        results = fit(spark, conf, prepared, run_date="2026-10-01")
+    return conf, {task: (df, deep, r) for (task, (df, deep)), r in zip(sets.items(), results)}
+
+
+@pytest.fixture(scope="module")
+def ctr_trained(horovod_trained):
+    conf, trained = horovod_trained
+    df, deep, result = trained["ctr"]
     return conf, deep, df, result
 
 
@@ -441,19 +460,17 @@ def demand_df(spark, n: int, seed: int = 0):
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("task, make, columns", [
-    ("sequence", seq_df, ["user_key", "next_category", "purchase_intent", "next_category_probs", "top_category",
-                          "p_purchase_intent"]),
-    ("demand", demand_df, ["candidate_id", "demand_log1p", "demand_q10", "demand_q50", "demand_q90",
-                           "units_q10", "units_q50", "units_q90"])])
-def test_model_trains_a_few_steps_with_horovod_and_registered_version_scores(spark, conf, task, make, columns):
+@pytest.mark.parametrize("task, columns", [
+    ("sequence", ["user_key", "next_category", "purchase_intent", "next_category_probs", "top_category",
+                  "p_purchase_intent"]),
+    ("demand", ["candidate_id", "demand_log1p", "demand_q10", "demand_q50", "demand_q90",
+                "units_q10", "units_q50", "units_q90"])])
+def test_model_trains_a_few_steps_with_horovod_and_registered_version_scores(horovod_trained, task, columns):
     """Each model through the real path: Delta -> Petastorm -> horovod.spark.run (2 processes) -> MLflow."""
     from debut.deep.score import score
-    from debut.deep.train import train
 
-    df = to_delta(make(spark, 300), os.path.join(conf.paths.data_dir, f"toy_{task}"), partitions=2)
-    deep = DeepConf(epochs=2, batch_size=32, seq_len=SEQ_LEN, num_proc=2, backend="horovod")
-    result = train(spark, conf, df, task, deep=deep, run_date="2026-10-01")
+    conf, trained = horovod_trained
+    df, deep, result = trained[task]
     assert (result.model_name, result.version) == (f"debut_{task}", 1)
     assert result.counts["effective_batch_size"] <= 32 and len(result.history) == 2
     pdf = score(df.limit(20), conf, task, version="latest", deep=deep).toPandas()
