@@ -79,11 +79,8 @@ class _PriceScale:
         if not self._per_category:
             self._learn(self.ref["category"].to_numpy(object))
         self._learn(cats)
-        for c in set(cats):
-            median, sd = self._per_category[c]
-            rows = cats == c
-            out[rows] = (out[rows] - median) / sd
-        return np.nan_to_num(out)
+        median, sd = np.array([self._per_category[c] for c in cats], dtype=float).reshape(-1, 2).T
+        return np.nan_to_num((out - median) / sd)
 
 
 def _design(df: pd.DataFrame, vocab, scale: _PriceScale, with_category: bool):
