@@ -16,6 +16,7 @@ from debut.core import catalog as core_catalog
 from debut.core import profile, sequences
 from debut.core import user_item as agg_user_item
 from debut.core import ari
+from debut.core.dates import explode_as_of
 from debut.features import embed, intent, items, segments
 
 D = dt.date
@@ -178,6 +179,48 @@ def test_taste_embedding_carries_a_customer_across_arrow_batches(spark):
 
 
 # ---------------------------------------------------------------- sequences and labels
+def test_profiles_of_several_dates_in_one_pass_equal_one_profile_per_date(spark):
+    now = catalog(spark, [("I1", "shoes", 80.0), ("I2", "bags", 40.0), ("I3", "shoes", 120.0)])
+    idx = core_catalog.to_category_index(now)
+    item_cats = core_catalog.to_item_categories(now, idx, run_date=AS_OF)
+    feats = spark.createDataFrame([("I1", [1.0, 0.0]), ("I2", [0.0, 1.0]), ("I3", [0.5, 0.5])],
+                                  "item_id string, text_embedding array<float>")
+    ev = events(spark, [
+        ("e1", "2026-09-01T10:00:00", "view", "u1", "I1", "web"),
+        ("e2", "2026-09-10T10:00:00", "purchase", "u1", "I2", "app"),
+        ("e3", "2026-09-20T09:00:00", "cart", "u1", "I3", "app"),        # on the second cut-off: not in it
+        ("e4", "2026-09-12T10:00:00", "view", "u2", "I3", "store"),
+        ("e5", "2026-09-25T10:00:00", "view", "u3", "I1", "web"),        # u3: only in the last profile
+    ])
+    o = orders(spark, [
+        ("O1", 1, D(2026, 9, 10), "u1", "I2", 1, 40.0, "completed"),
+        ("O2", 1, D(2026, 9, 3), "u2", "I1", 2, 60.0, "returned"),
+        ("O3", 1, D(2026, 9, 26), "u2", "I3", 1, 130.0, "completed"),
+    ])
+    sess = spark.createDataFrame([
+        ("u1", D(2026, 9, 1), 300, 1, False), ("u1", D(2026, 9, 10), 60, 1, True),
+        ("u2", D(2026, 9, 12), 30, 2, False), ("u3", D(2026, 9, 25), 10, 1, False),
+    ], "user_key string, session_date date, duration_s long, n_events long, has_purchase boolean")
+    medians = core_catalog.to_category_medians(now)
+    weights, half_life = {"view": 1.0, "cart": 3.0, "purchase": 5.0}, 14.0
+    cuts = [D(2026, 9, 5), D(2026, 9, 20), AS_OF]
+    exploded = explode_as_of(ev, date_col="event_date", as_ofs=cuts)
+    assert sorted((r["as_of_date"], r["event_id"]) for r in exploded.collect()) == [
+        (D(2026, 9, 5), "e1"), (D(2026, 9, 20), "e1"), (D(2026, 9, 20), "e2"), (D(2026, 9, 20), "e4"),
+        (D(2026, 10, 1), "e1"), (D(2026, 10, 1), "e2"), (D(2026, 10, 1), "e3"), (D(2026, 10, 1), "e4"),
+        (D(2026, 10, 1), "e5")]
+    multi = profile.to_customer_profiles(ev, o, sess, item_cats, idx, medians, feats, as_ofs=cuts,
+                                         event_weights=weights, half_life_days=half_life)
+    assert sorted((r["as_of_date"], r["user_key"]) for r in multi.select("as_of_date", "user_key").collect()) == [
+        (D(2026, 9, 5), "u1"), (D(2026, 9, 5), "u2"),
+        (D(2026, 9, 20), "u1"), (D(2026, 9, 20), "u2"),
+        (D(2026, 10, 1), "u1"), (D(2026, 10, 1), "u2"), (D(2026, 10, 1), "u3")]
+    for cut in cuts:
+        ui = agg_user_item.to_user_item_as_of(ev, as_of=cut, event_weights=weights, half_life_days=half_life)
+        one = profile.to_customer_profile(ev, o, sess, ui, item_cats, idx, medians, feats, as_of=cut)
+        assert_rows(multi.where(F.col("as_of_date") == F.lit(cut)), one, "user_key")
+
+
 def test_sequences_are_left_padded_truncated_and_before_the_as_of_date(spark):
     item_cats = spark.createDataFrame([("I1", "shoes", 2), ("I2", "bags", 0)],
                                       "item_id string, category string, category_index int")

@@ -3,10 +3,16 @@
 Every ``agg_*`` returns one row per customer it knows something about;
 ``to_customer_profile`` left-joins them onto every customer seen in events or
 orders and fills the "nothing seen" values (0 orders, an all-zero affinity).
+
+Several dates at once (``to_customer_profiles``): the inputs carry each row's
+cut-off in ``as_of_date`` (``dates.explode_as_of``), ``as_of`` is that column
+and every aggregation groups by ``keys`` = (user_key, as_of_date): one pass for
+all the dates instead of one per date.
 """
 from __future__ import annotations
 
 import datetime as dt
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,16 +22,20 @@ from scipy import sparse
 
 from debut import schemas as S
 from debut.core.catalog import with_n_categories
-from debut.core.dates import days_between, filter_before, lit_date
+from debut.core.dates import AS_OF, AsOf, as_of_col, days_between, explode_as_of, filter_before
+from debut.core.user_item import to_user_item_as_of
 from debut.schemas import CANCELLED, COMPLETED, RETURNED
 
 
-def filter_customer_orders(orders_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+KEYS = ("user_key",)
+
+
+def filter_customer_orders(orders_df: DataFrame, *, as_of: AsOf) -> DataFrame:
     """Order lines of known customers (not guest checkouts) dated before ``as_of``."""
     return filter_before(orders_df, date_col="order_date", as_of=as_of).where(F.col("user_key").isNotNull())
 
 
-def agg_rfm(orders_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+def agg_rfm(orders_df: DataFrame, *, as_of: AsOf, keys: Sequence[str] = KEYS) -> DataFrame:
     """Recency, frequency, monetary per customer from bronze.orders.
 
     A line's status is its latest one. Cancelled lines never count. Returned
@@ -36,27 +46,27 @@ def agg_rfm(orders_df: DataFrame, *, as_of: dt.date) -> DataFrame:
     o = filter_customer_orders(orders_df, as_of=as_of)
     value = F.col("quantity") * F.col("unit_price")
     kept = F.col("status") != F.lit(CANCELLED)
-    return (o.groupBy("user_key")
+    return (o.groupBy(*keys)
             .agg(F.max(F.when(kept, F.col("order_date"))).alias("last_purchase_date"),
                  F.countDistinct(F.when(kept, F.col("order_id"))).alias("frequency"),
                  F.sum(F.when(F.col("status") == COMPLETED, F.col("quantity")).otherwise(0)).alias("units"),
                  F.sum(F.when(F.col("status").isin(COMPLETED, RETURNED), value).otherwise(0.0)).alias("_gross"),
                  F.sum(F.when(F.col("status") == RETURNED, value).otherwise(0.0)).alias("returned_value"))
-            .select("user_key", "last_purchase_date",
-                    days_between(lit_date(as_of), F.col("last_purchase_date")).alias("recency_days"),
+            .select(*keys, "last_purchase_date",
+                    days_between(as_of_col(as_of), F.col("last_purchase_date")).alias("recency_days"),
                     F.col("frequency").cast("long").alias("frequency"),
                     F.col("units").cast("long").alias("units"),
                     (F.col("_gross") - F.col("returned_value")).alias("monetary"),
                     F.col("returned_value").cast("double").alias("returned_value")))
 
 
-def agg_tenure(events_df: DataFrame, orders_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+def agg_tenure(events_df: DataFrame, orders_df: DataFrame, *, as_of: AsOf, keys: Sequence[str] = KEYS) -> DataFrame:
     """first_seen_date (first event or order) and tenure_days up to ``as_of``."""
-    ev = filter_before(events_df, date_col="event_date", as_of=as_of).select("user_key", F.col("event_date").alias("d"))
-    od = filter_customer_orders(orders_df, as_of=as_of).select("user_key", F.col("order_date").alias("d"))
-    return (ev.unionByName(od).groupBy("user_key").agg(F.min("d").alias("first_seen_date"))
-            .select("user_key", "first_seen_date",
-                    days_between(lit_date(as_of), F.col("first_seen_date")).alias("tenure_days")))
+    ev = filter_before(events_df, date_col="event_date", as_of=as_of).select(*keys, F.col("event_date").alias("d"))
+    od = filter_customer_orders(orders_df, as_of=as_of).select(*keys, F.col("order_date").alias("d"))
+    return (ev.unionByName(od).groupBy(*keys).agg(F.min("d").alias("first_seen_date"))
+            .select(*keys, "first_seen_date",
+                    days_between(as_of_col(as_of), F.col("first_seen_date")).alias("tenure_days")))
 
 
 def dense_vector(pairs: Column, n: Column, dtype: str = "float") -> Column:
@@ -71,7 +81,7 @@ def dense_vector(pairs: Column, n: Column, dtype: str = "float") -> Column:
 
 
 def agg_category_affinity(user_item_df: DataFrame, item_categories_df: DataFrame,
-                          category_index_df: DataFrame) -> DataFrame:
+                          category_index_df: DataFrame, keys: Sequence[str] = KEYS) -> DataFrame:
     """Share of each customer's interaction weight per category.
 
     category_affinity: map category -> share (categories with weight only);
@@ -81,13 +91,13 @@ def agg_category_affinity(user_item_df: DataFrame, item_categories_df: DataFrame
     """
     per_cat = (user_item_df.where(F.col("weight") > 0)
                .join(item_categories_df.where(F.col("category_index").isNotNull()), on="item_id", how="inner")
-               .groupBy("user_key", "category", "category_index").agg(F.sum("weight").alias("w")))
-    shares = (per_cat.groupBy("user_key")
+               .groupBy(*keys, "category", "category_index").agg(F.sum("weight").alias("w")))
+    shares = (per_cat.groupBy(*keys)
               .agg(F.collect_list(F.struct(F.col("category_index").alias("idx"), F.col("category"),
                                            F.col("w"))).alias("_cats"),
                    F.sum("w").alias("_total")))
     return (with_n_categories(shares, category_index_df)
-            .select("user_key",
+            .select(*keys,
                     F.map_from_entries(F.transform(F.col("_cats"), lambda c: F.struct(
                         c["category"], c["w"] / F.col("_total")))).alias("category_affinity"),
                     dense_vector(F.transform(F.col("_cats"), lambda c: F.struct(
@@ -96,7 +106,7 @@ def agg_category_affinity(user_item_df: DataFrame, item_categories_df: DataFrame
 
 
 def agg_price_sensitivity(orders_df: DataFrame, item_categories_df: DataFrame, medians_df: DataFrame, *,
-                          as_of: dt.date) -> DataFrame:
+                          as_of: AsOf, keys: Sequence[str] = KEYS) -> DataFrame:
     """Mean of price paid / category median price, and the share of purchases below the median.
 
     Over order lines not cancelled; lines of items without a known category
@@ -106,36 +116,36 @@ def agg_price_sensitivity(orders_df: DataFrame, item_categories_df: DataFrame, m
              .join(item_categories_df.select("item_id", "category"), on="item_id", how="inner")
              .join(F.broadcast(medians_df), on="category", how="inner")
              .where(F.col("median_price") > 0))
-    return (lines.groupBy("user_key")
+    return (lines.groupBy(*keys)
             .agg(F.avg(F.col("unit_price") / F.col("median_price")).alias("price_sensitivity"),
                  F.avg(F.when(F.col("unit_price") < F.col("median_price"), 1.0).otherwise(0.0))
                  .alias("below_median_share"))
-            .select("user_key", "price_sensitivity", "below_median_share"))
+            .select(*keys, "price_sensitivity", "below_median_share"))
 
 
-def agg_channel_mix(events_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+def agg_channel_mix(events_df: DataFrame, *, as_of: AsOf, keys: Sequence[str] = KEYS) -> DataFrame:
     """Share of a customer's events per channel, as array<float> in CHANNELS order."""
     idx = F.expr(f"array_position(array({', '.join(repr(c) for c in S.CHANNELS)}), channel)") - 1
     per = (filter_before(events_df, date_col="event_date", as_of=as_of)
            .where(F.col("channel").isin(*S.CHANNELS))
-           .groupBy("user_key", idx.cast("int").alias("idx")).agg(F.count(F.lit(1)).alias("n")))
-    return (per.groupBy("user_key")
+           .groupBy(*keys, idx.cast("int").alias("idx")).agg(F.count(F.lit(1)).alias("n")))
+    return (per.groupBy(*keys)
             .agg(F.collect_list(F.struct("idx", "n")).alias("_ch"), F.sum("n").alias("_total"))
-            .select("user_key",
+            .select(*keys,
                     dense_vector(F.transform(F.col("_ch"), lambda c: F.struct(
                         c["idx"].alias("idx"), (c["n"] / F.col("_total")).alias("v"))),
                         F.lit(len(S.CHANNELS))).alias("channel_mix")))
 
 
-def agg_session_stats(sessions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+def agg_session_stats(sessions_df: DataFrame, *, as_of: AsOf, keys: Sequence[str] = KEYS) -> DataFrame:
     """Sessions, mean session length (minutes), events per session, share of sessions with a purchase."""
     s = filter_before(sessions_df, date_col="session_date", as_of=as_of).where(F.col("user_key").isNotNull())
-    return (s.groupBy("user_key")
+    return (s.groupBy(*keys)
             .agg(F.count(F.lit(1)).alias("sessions"),
                  F.avg(F.col("duration_s") / 60.0).alias("mean_session_minutes"),
                  F.avg("n_events").alias("events_per_session"),
                  F.avg(F.col("has_purchase").cast("double")).alias("purchase_session_share"))
-            .select("user_key", F.col("sessions").cast("long").alias("sessions"), "mean_session_minutes",
+            .select(*keys, F.col("sessions").cast("long").alias("sessions"), "mean_session_minutes",
                     F.col("events_per_session").cast("double").alias("events_per_session"),
                     "purchase_session_share"))
 
@@ -143,7 +153,14 @@ def agg_session_stats(sessions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
 TASTE_SCHEMA = "user_key string, taste_embedding array<float>"
 
 
-def agg_taste_embedding(user_item_df: DataFrame, item_features_df: DataFrame) -> DataFrame:
+def _split_as_of(df: DataFrame) -> DataFrame:
+    """``user_key`` made of "<user_key>|<as_of_date>" (``_with_as_of_key``) back into the two columns."""
+    return df.select(F.expr("substring(user_key, 1, length(user_key) - 11)").alias("user_key"),
+                     F.to_date(F.expr("substring(user_key, -10, 10)")).alias(AS_OF),
+                     *[c for c in df.columns if c != "user_key"])
+
+
+def agg_taste_embedding(user_item_df: DataFrame, item_features_df: DataFrame, keys: Sequence[str] = KEYS) -> DataFrame:
     """Weighted mean of the text embeddings of the items a customer interacted with.
 
     The embeddings are bounded by the catalog, so they are broadcast as one
@@ -152,12 +169,18 @@ def agg_taste_embedding(user_item_df: DataFrame, item_features_df: DataFrame) ->
     product with it. A customer whose rows straddle two batches is carried over.
     Joining every pair with its embedding and aggregating vectors instead (a
     Summarizer) sort-spilled pairs x dimensions: tens of GB at 1M customers.
+    With ``keys`` (user_key, as_of_date) a customer is a customer at a date: the
+    two travel as one key "<user_key>|<yyyy-mm-dd>" through the batches.
     """
+    if tuple(keys) not in (KEYS, (KEYS[0], AS_OF)):
+        raise ValueError(f"agg_taste_embedding: keys must be {KEYS} or {(KEYS[0], AS_OF)}, not {tuple(keys)}")
+    by_date = tuple(keys) != KEYS
     spark = user_item_df.sparkSession
     emb = (item_features_df.where(F.col("text_embedding").isNotNull())
            .select("item_id", "text_embedding").toPandas())
     if emb.empty:
-        return spark.createDataFrame([], TASTE_SCHEMA)
+        empty = spark.createDataFrame([], TASTE_SCHEMA)
+        return _split_as_of(empty) if by_date else empty
     width = len(emb["text_embedding"].iloc[0])
     emb = emb[[v is not None and len(v) == width for v in emb["text_embedding"]]]
     ids = pd.Index(emb["item_id"].to_numpy(object))
@@ -190,9 +213,12 @@ def agg_taste_embedding(user_item_df: DataFrame, item_features_df: DataFrame) ->
         if carry_key is not None:
             yield _taste_rows([carry_key], carry_sum[None, :], np.array([carry_w]))
 
-    pairs = (user_item_df.where(F.col("weight") > 0).select("user_key", "item_id", "weight")
+    key = (F.concat_ws("|", "user_key", F.date_format(AS_OF, "yyyy-MM-dd")) if by_date
+           else F.col("user_key")).alias("user_key")
+    pairs = (user_item_df.where(F.col("weight") > 0).select(key, "item_id", "weight")
              .repartition("user_key").sortWithinPartitions("user_key"))
-    return pairs.mapInPandas(taste, TASTE_SCHEMA)
+    out = pairs.mapInPandas(taste, TASTE_SCHEMA)
+    return _split_as_of(out) if by_date else out
 
 
 def _taste_rows(keys, sums: np.ndarray, wsum: np.ndarray) -> pd.DataFrame:
@@ -202,20 +228,22 @@ def _taste_rows(keys, sums: np.ndarray, wsum: np.ndarray) -> pd.DataFrame:
 
 def to_customer_profile(events_df: DataFrame, orders_df: DataFrame, sessions_df: DataFrame,
                         user_item_df: DataFrame, item_categories_df: DataFrame, category_index_df: DataFrame,
-                        medians_df: DataFrame, item_features_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+                        medians_df: DataFrame, item_features_df: DataFrame, *, as_of: AsOf,
+                        keys: Sequence[str] = KEYS) -> DataFrame:
     """gold.customer_profile rows (segment null: segmentation comes after)."""
-    customers = with_n_categories(agg_tenure(events_df, orders_df, as_of=as_of), category_index_df)
+    on = list(keys)
+    customers = with_n_categories(agg_tenure(events_df, orders_df, as_of=as_of, keys=keys), category_index_df)
     zero_cat = dense_vector(F.array().cast("array<struct<idx:int,v:double>>"), F.col("_n_categories"))
     zero_ch = F.array(*[F.lit(0.0).cast("float") for _ in S.CHANNELS])
     out = (customers
-           .join(agg_rfm(orders_df, as_of=as_of), on="user_key", how="left")
-           .join(agg_category_affinity(user_item_df, item_categories_df, category_index_df), on="user_key",
+           .join(agg_rfm(orders_df, as_of=as_of, keys=keys), on=on, how="left")
+           .join(agg_category_affinity(user_item_df, item_categories_df, category_index_df, keys=keys), on=on,
                  how="left")
-           .join(agg_price_sensitivity(orders_df, item_categories_df, medians_df, as_of=as_of), on="user_key",
+           .join(agg_price_sensitivity(orders_df, item_categories_df, medians_df, as_of=as_of, keys=keys), on=on,
                  how="left")
-           .join(agg_session_stats(sessions_df, as_of=as_of), on="user_key", how="left")
-           .join(agg_channel_mix(events_df, as_of=as_of), on="user_key", how="left")
-           .join(agg_taste_embedding(user_item_df, item_features_df), on="user_key", how="left"))
+           .join(agg_session_stats(sessions_df, as_of=as_of, keys=keys), on=on, how="left")
+           .join(agg_channel_mix(events_df, as_of=as_of, keys=keys), on=on, how="left")
+           .join(agg_taste_embedding(user_item_df, item_features_df, keys=keys), on=on, how="left"))
     filled = {
         "frequency": F.coalesce("frequency", F.lit(0)), "units": F.coalesce("units", F.lit(0)),
         "monetary": F.coalesce("monetary", F.lit(0.0)), "returned_value": F.coalesce("returned_value", F.lit(0.0)),
@@ -223,7 +251,24 @@ def to_customer_profile(events_df: DataFrame, orders_df: DataFrame, sessions_df:
         "category_affinity": F.coalesce("category_affinity", F.create_map().cast("map<string,double>")),
         "category_affinity_vector": F.coalesce(F.col("category_affinity_vector"), zero_cat),
         "channel_mix": F.coalesce("channel_mix", zero_ch),
-        "segment": F.lit(None), "as_of_date": lit_date(as_of),
+        "segment": F.lit(None), AS_OF: as_of_col(as_of),
     }
     return out.select([filled.get(f.name, F.col(f.name)).cast(f.dataType).alias(f.name)
                        for f in S.CUSTOMER_PROFILE.fields])
+
+
+def to_customer_profiles(events_df: DataFrame, orders_df: DataFrame, sessions_df: DataFrame,
+                         item_categories_df: DataFrame, category_index_df: DataFrame, medians_df: DataFrame,
+                         item_features_df: DataFrame, *, as_ofs: Iterable[dt.date],
+                         event_weights: Mapping[str, float], half_life_days: float) -> DataFrame:
+    """``to_customer_profile`` as of each date of ``as_ofs`` (user_item decayed to each), in one pass:
+    one row per customer and date, the date in ``as_of_date``. The same rows as one profile per
+    date (sums may differ in the last bits: the order of addition is Spark's)."""
+    keys, as_of = (KEYS[0], AS_OF), F.col(AS_OF)
+    ev = explode_as_of(events_df, date_col="event_date", as_ofs=as_ofs)
+    od = explode_as_of(orders_df, date_col="order_date", as_ofs=as_ofs)
+    se = explode_as_of(sessions_df, date_col="session_date", as_ofs=as_ofs)
+    user_item = to_user_item_as_of(ev, as_of=as_of, event_weights=event_weights, half_life_days=half_life_days,
+                                   keys=keys)
+    return to_customer_profile(ev, od, se, user_item, item_categories_df, category_index_df, medians_df,
+                               item_features_df, as_of=as_of, keys=keys)

@@ -11,13 +11,13 @@ after run_date). Measured to run_date, so a rerun gives the same weights.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
+from typing import Mapping, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from debut import io, schemas
-from debut.core.dates import filter_before
+from debut.core.dates import AsOf, as_of_col, filter_before
 
 
 def _event_weight(event_weights: Mapping[str, float]):
@@ -28,11 +28,16 @@ def _event_weight(event_weights: Mapping[str, float]):
     return expr
 
 
+def _decay(as_of: AsOf, half_life_days: float) -> Column:
+    """2^(-age_days / half_life), age in whole days from event_date to ``as_of`` (0 on or after it)."""
+    age_days = F.greatest(F.datediff(as_of_col(as_of), F.col("event_date")), F.lit(0))
+    return F.pow(F.lit(2.0), -age_days / F.lit(float(half_life_days)))
+
+
 def to_user_item(events: DataFrame, *, run_date: dt.date, event_weights: Mapping[str, float],
                  half_life_days: float) -> DataFrame:
     """bronze.events -> USER_ITEM, one row per user_key and item_id seen together."""
-    age_days = F.greatest(F.datediff(F.lit(run_date), F.col("event_date")), F.lit(0))
-    decay = F.pow(F.lit(2.0), -age_days / F.lit(float(half_life_days)))
+    decay = _decay(run_date, half_life_days)
     is_purchase = F.col("event_type") == "purchase"
     return (
         events
@@ -51,13 +56,22 @@ def to_user_item(events: DataFrame, *, run_date: dt.date, event_weights: Mapping
     )
 
 
-def to_user_item_as_of(events_df: DataFrame, *, as_of: dt.date, event_weights: Mapping[str, float],
-                       half_life_days: float) -> DataFrame:
+def to_user_item_as_of(events_df: DataFrame, *, as_of: AsOf, event_weights: Mapping[str, float],
+                       half_life_days: float, keys: Sequence[str] = ("user_key",)) -> DataFrame:
     """(user_key, item_id, weight) from the events before ``as_of``, decayed to ``as_of``.
 
     silver.user_item's own definition recomputed at an earlier date: intent
-    labels and training windows need it as of their cut-off.
+    labels and training windows need it as of their cut-off. Several cut-offs
+    in one pass: ``as_of`` the column ``as_of_date`` of events from
+    ``dates.explode_as_of`` and ``keys`` ("user_key", "as_of_date").
     """
+    if isinstance(as_of, Column):
+        return (filter_before(events_df, date_col="event_date", as_of=as_of)
+                .where(F.col("item_id").isNotNull())
+                .groupBy(*keys, "item_id")
+                .agg(F.sum(_event_weight(event_weights) * _decay(as_of, half_life_days)).alias("weight"))
+                .where(F.col("weight") > 0)
+                .select(*keys, "item_id", "weight"))
     return (to_user_item(filter_before(events_df, date_col="event_date", as_of=as_of), run_date=as_of,
                          event_weights=event_weights, half_life_days=half_life_days)
             .where(F.col("weight") > 0)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -448,17 +448,17 @@ def demand_inputs(spark: SparkSession, conf: Config, items_df: DataFrame, as_of:
 
 
 # ================================================================== as-of data
-def profile_as_of(conf: Config, *, events_df: DataFrame, orders_df: DataFrame, sessions_df: DataFrame,
-                  item_categories_df: DataFrame, category_index_df: DataFrame, medians_df: DataFrame,
-                  item_features_df: DataFrame, as_of: dt.date) -> DataFrame:
-    """gold.customer_profile's definition recomputed from the data before ``as_of`` (segment null)."""
-    from debut.core.profile import to_customer_profile
-    from debut.core.user_item import to_user_item_as_of
+def profiles_as_of(conf: Config, *, events_df: DataFrame, orders_df: DataFrame, sessions_df: DataFrame,
+                   item_categories_df: DataFrame, category_index_df: DataFrame, medians_df: DataFrame,
+                   item_features_df: DataFrame, as_ofs: Sequence[dt.date]) -> DataFrame:
+    """gold.customer_profile's definition recomputed from the data before each date of ``as_ofs``
+    (segment null), all dates in one pass: one row per customer and date, the date in as_of_date."""
+    from debut.core.profile import to_customer_profiles
 
-    user_item = to_user_item_as_of(events_df, as_of=as_of, event_weights=conf.aggregate.event_weights,
-                                   half_life_days=conf.aggregate.decay_half_life_days)
-    return to_customer_profile(events_df, orders_df, sessions_df, user_item, item_categories_df, category_index_df,
-                               medians_df, item_features_df.where(~F.col("is_candidate")), as_of=as_of)
+    return to_customer_profiles(events_df, orders_df, sessions_df, item_categories_df, category_index_df,
+                                medians_df, item_features_df.where(~F.col("is_candidate")), as_ofs=as_ofs,
+                                event_weights=conf.aggregate.event_weights,
+                                half_life_days=conf.aggregate.decay_half_life_days)
 
 
 def hash_split(df: DataFrame, *, key_cols: Tuple[str, ...], fraction: float, seed: int) -> Tuple[DataFrame, DataFrame]:

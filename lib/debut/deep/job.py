@@ -111,12 +111,13 @@ class Sources:
     def n_categories(self) -> int:
         return D.n_categories(self.item_features)
 
-    def profile_as_of(self, as_of: dt.date) -> DataFrame:
-        return D.profile_as_of(self.conf, events_df=self.events, orders_df=self.orders,
-                               sessions_df=self.table("silver.sessions"), item_categories_df=self.item_categories,
-                               category_index_df=self.category_index,
-                               medians_df=to_category_medians(self.catalog_now),
-                               item_features_df=self.item_features, as_of=as_of)
+    def profiles_as_of(self, as_ofs: Sequence[dt.date]) -> DataFrame:
+        """Customer profiles as of each date, one pass for all (user_key, as_of_date, ...)."""
+        return D.profiles_as_of(self.conf, events_df=self.events, orders_df=self.orders,
+                                sessions_df=self.table("silver.sessions"), item_categories_df=self.item_categories,
+                                category_index_df=self.category_index,
+                                medians_df=to_category_medians(self.catalog_now),
+                                item_features_df=self.item_features, as_ofs=as_ofs)
 
     def keep(self, df: DataFrame) -> DataFrame:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -192,10 +193,13 @@ def build_ctr(src: Sources) -> TaskData:
     hold = D.holdout_window(src.run_date, deep.holdout_days)
     wins = D.train_windows(src.run_date, deep.holdout_days, deep.train_windows)
     item_daily = src.table("silver.item_daily")
+    # every window's customers as of its start, in one pass (persisted: each window reads its date)
+    profiles = src.keep_for_task(src.profiles_as_of([w.start for w in [*wins, hold]]))
 
     def window_set(w: D.LabelWindow) -> DataFrame:
         examples = D.ctr_examples(src.orders, item_daily, window=w, negatives=deep.ctr_negatives, seed=deep.seed)
-        return (D.with_ctr_features(examples, src.profile_as_of(w.start), src.item_features,
+        profile = profiles.where(F.col("as_of_date") == lit_date(w.start))
+        return (D.with_ctr_features(examples, profile, src.item_features,
                                     n_cat=src.n_categories, bands=fc.price_bands,
                                     embedding_dim=fc.embedding_dim, how="inner")
                 .withColumn("window_start", lit_date(w.start)))
