@@ -92,6 +92,12 @@ def record_metrics(spark, conf: Config, run_date, component: str,
     MLflow gets ``<metric>`` for slice "all", else ``<metric>.<slice>`` with
     characters MLflow rejects replaced by "_".
     """
+    record_components(spark, conf, run_date, {component: metrics}, log_mlflow=log_mlflow)
+
+
+def record_components(spark, conf: Config, run_date, metrics_by_component: Dict[str, Dict[Any, Any]],
+                      log_mlflow: bool = True) -> None:
+    """``record_metrics`` of several components in one commit to gold.evaluation."""
     import datetime as dt
     import re
 
@@ -101,11 +107,12 @@ def record_metrics(spark, conf: Config, run_date, component: str,
     day = run_date if isinstance(run_date, dt.date) else dt.date.fromisoformat(str(run_date))
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     rows = []
-    for key, value in metrics.items():
-        k = (key,) if isinstance(key, str) else tuple(key)
-        metric, slice_, n = (k + ("all", None)[len(k) - 1:])[:3]
-        rows.append((day, component, str(metric), str(slice_), None if value is None else float(value),
-                     None if n is None else int(n), now))
+    for component, metrics in metrics_by_component.items():
+        for key, value in metrics.items():
+            k = (key,) if isinstance(key, str) else tuple(key)
+            metric, slice_, n = (k + ("all", None)[len(k) - 1:])[:3]
+            rows.append((day, component, str(metric), str(slice_), None if value is None else float(value),
+                         None if n is None else int(n), now))
     if not rows:
         return
     # replaces the rows of these keys, as a MERGE on them would, without joining the table
@@ -116,7 +123,7 @@ def record_metrics(spark, conf: Config, run_date, component: str,
 
         if mlflow.active_run() is not None:
             clean = {}
-            for (_, _, metric, slice_, value, _, _) in rows:
+            for (_, component, metric, slice_, value, _, _) in rows:
                 if value is None:
                     continue
                 name = metric if slice_ == "all" else f"{metric}.{slice_}"

@@ -489,10 +489,9 @@ def build_task(src: Sources, task: str) -> TaskData:
 
 
 def finish_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, src: Sources, data: TaskData,
-                result: Any) -> Dict[str, Any]:
-    """A trained and registered task: its predictions table (if any), its holdout evaluation, its metrics."""
-    from debut import tracking
-
+                result: Any) -> Tuple[Dict[str, Any], Dict[Any, Any]]:
+    """A trained and registered task: its predictions table (if any), its holdout evaluation; returns
+    (its summary, its metrics for gold.evaluation)."""
     out: Dict[str, Any] = {"counts": dict(data.counts)}
     out.update(model_name=result.model_name, version=result.version, run_id=result.run_id,
                train_seconds=result.seconds, best_val_loss=result.best_val_loss, epochs=len(result.history))
@@ -516,17 +515,18 @@ def finish_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str,
     else:
         metrics["evaluated"] = 1.0
     out["metrics"] = {(k if isinstance(k, str) else "/".join(map(str, k[:2]))): v for k, v in metrics.items()}
-    tracking.record_metrics(spark, conf, run_date, f"deep.{task}", metrics)
     src.release_task(task)
-    return out
+    return out, metrics
 
 
 def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sources,
                 tasks: Sequence[str]) -> Dict[str, Dict[str, Any]]:
     """Build every task's sets, train all of them in one launch of the training processes, then
-    register and evaluate each. A SkipTask is printed and recorded for its task, not raised."""
+    register and evaluate each; their metrics go to gold.evaluation in one commit. A SkipTask is
+    printed and recorded for its task, not raised."""
     from petastorm.errors import NoDataAvailableError
 
+    from debut import tracking
     from debut.deep.train import fit, prepare
 
     out: Dict[str, Dict[str, Any]] = {}
@@ -551,8 +551,11 @@ def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sourc
             _log(f"training {', '.join(p.task for p in prepared)} in one launch of {conf.deep.num_proc} "
                  f"{conf.deep.backend} processes")
         results = fit(spark, conf, prepared, run_date=run_date.isoformat())
+    metrics = {}
     for p, result in zip(prepared, results):
-        out[p.task] = finish_task(spark, conf, run_date, p.task, src, built[p.task], result)
+        out[p.task], metrics[f"deep.{p.task}"] = finish_task(spark, conf, run_date, p.task, src, built[p.task],
+                                                             result)
+    tracking.record_components(spark, conf, run_date, metrics)
     return {task: out[task] for task in tasks if task in out}
 
 
