@@ -485,3 +485,12 @@ def test_logistic_baseline_matches_spark_ml_and_bounds_its_sample(spark):
     # a sample of about 150 of the 600 rows: a different (still informative) fit
     sampled = logistic_baseline_auc(train, hold, rows=600, reg=0.05, max_iter=30, max_rows=150, seed=7)
     assert sampled != got and sampled > 0.75
+
+
+def test_logistic_baseline_sample_is_bounded_by_bytes_as_well_as_rows():
+    from debut.deep.job import LR_SAMPLE_BYTES, lr_sample_rows
+
+    assert LR_SAMPLE_BYTES == 64 << 20
+    assert lr_sample_rows(200_000, 811) == 20_687   # (64 << 20) // (4 * 811): the demo's ctr width
+    assert lr_sample_rows(200_000, 20) == 200_000                              # narrow: the row cap binds
+    assert lr_sample_rows(500, 811) == 500

@@ -306,7 +306,7 @@ class DeepConf(Section):
     min_steps_per_epoch: int = Field(8, ge=1)   # small sets get smaller batches (not below 16) so an epoch has this many steps
     lr_reg_param: float = Field(0.01, ge=0)   # ctr baseline: L2 logistic regression on the same (standardised) features
     lr_max_iter: int = Field(100, ge=1)
-    lr_max_rows: int = Field(200_000, ge=100)  # ctr baseline: fitted on the driver on a hash sample of at most this many rows
+    lr_max_rows: int = Field(200_000, ge=100)  # ctr baseline: fitted on the driver on a hash sample of at most this many rows (and at most 64 MB of features)
 
     def model_name(self, task: str) -> str:
         """Registered MLflow model name of a task (ctr | sequence | demand)."""

@@ -193,8 +193,9 @@ def build_ctr(src: Sources) -> TaskData:
     hold = D.holdout_window(src.run_date, deep.holdout_days)
     wins = D.train_windows(src.run_date, deep.holdout_days, deep.train_windows)
     item_daily = src.table("silver.item_daily")
-    # every window's customers as of its start, in one pass (persisted: each window reads its date)
-    profiles = src.keep_for_task(src.profiles_as_of([w.start for w in [*wins, hold]]))
+    # every window's customers as of its start, in one pass, kept on local disk while the sets are
+    # built (each window reads its date; the heap is left to the sets and the holdout's scoring)
+    profiles = src.profiles_as_of([w.start for w in [*wins, hold]]).persist(StorageLevel.DISK_ONLY)
 
     def window_set(w: D.LabelWindow) -> DataFrame:
         examples = D.ctr_examples(src.orders, item_daily, window=w, negatives=deep.ctr_negatives, seed=deep.seed)
@@ -207,8 +208,11 @@ def build_ctr(src: Sources) -> TaskData:
     train_all = functools.reduce(DataFrame.unionByName, [window_set(w) for w in wins])
     train, val = D.hash_split(train_all, key_cols=("user_key", "item_id", "window_start"),
                               fraction=deep.val_fraction, seed=deep.seed)
-    m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc,
-                     split_from=train_all)
+    try:
+        m = _materialise(src, {"train": train, "val": val, "holdout": window_set(hold)}, deep.num_proc,
+                         split_from=train_all)
+    finally:
+        profiles.unpersist()    # the sets are persisted; a lost block of theirs recomputes its profiles
     return TaskData(m["train"], m["val"], m["holdout"],
                     {k: m[f"{k}_rows"] for k in ("train", "val", "holdout")},
                     info={"holdout": _window_text(hold), "train": [_window_text(w) for w in wins]})
@@ -228,14 +232,26 @@ def evaluate_ctr(src: Sources, data: TaskData, trained: Trained) -> Dict[Any, fl
               .where(F.col("p_purchase").isNotNull()))
     auc = BinaryClassificationEvaluator(rawPredictionCol="p_purchase", labelCol="label").evaluate(scored)
 
+    width = data.holdout.select((F.size("user_features") + F.size("item_features")).alias("w")).first()["w"]
     auc_lr = logistic_baseline_auc(data.train.unionByName(data.val), data.holdout,
                                    rows=data.counts["train"] + data.counts["val"], reg=deep.lr_reg_param,
-                                   max_iter=deep.lr_max_iter, max_rows=deep.lr_max_rows, seed=deep.seed)
+                                   max_iter=deep.lr_max_iter, max_rows=lr_sample_rows(deep.lr_max_rows, width),
+                                   seed=deep.seed)
     _log(f"ctr: holdout {data.info['holdout']}, {n:,} pairs ({classes['rate']:.0%} purchases): "
          f"AUC {auc:.4f} vs logistic regression {auc_lr:.4f}")
     return {("auc", "all", n): auc, ("auc", "baseline=logistic_regression", n): auc_lr,
             ("auc_lift", "baseline=logistic_regression", n): auc - auc_lr,
             ("positive_rate", "holdout", n): classes["rate"]}
+
+
+LR_SAMPLE_BYTES = 64 << 20     # the baseline's sample as float32 features, what the driver collects
+
+
+def lr_sample_rows(max_rows: int, width: int) -> int:
+    """Rows of the logistic baseline's sample: ``deep.lr_max_rows``, and no more than LR_SAMPLE_BYTES
+    of float32 features. The sample passes through the driver JVM's heap outside Spark's managed
+    memory (a task result): 200,000 rows of the demo's 811 features would be 650 MB."""
+    return max(1, min(int(max_rows), LR_SAMPLE_BYTES // (4 * max(1, int(width or 1)))))
 
 
 def logistic_baseline_auc(train: DataFrame, holdout: DataFrame, *, rows: int, reg: float, max_iter: int,
