@@ -154,7 +154,8 @@ TASTE_SCHEMA = "user_key string, taste_embedding array<float>"
 
 
 def _split_as_of(df: DataFrame) -> DataFrame:
-    """``user_key`` made of "<user_key>|<as_of_date>" (``agg_taste_embedding``'s key by date) back into the two columns."""
+    """``user_key`` made of "<user_key>|<as_of_date>" (``agg_taste_embedding``'s key by date) back
+    into the two columns."""
     return df.select(F.expr("substring(user_key, 1, length(user_key) - 11)").alias("user_key"),
                      F.to_date(F.expr("substring(user_key, -10, 10)")).alias(AS_OF),
                      *[c for c in df.columns if c != "user_key"])
