@@ -504,8 +504,7 @@ def build_task(src: Sources, task: str) -> TaskData:
     return data
 
 
-def finish_task(spark: SparkSession, conf: Config, run_date: dt.date, task: str, src: Sources, data: TaskData,
-                result: Any) -> Tuple[Dict[str, Any], Dict[Any, Any]]:
+def finish_task(task: str, src: Sources, data: TaskData, result: Any) -> Tuple[Dict[str, Any], Dict[Any, Any]]:
     """A trained and registered task: its predictions table (if any), its holdout evaluation; returns
     (its summary, its metrics for gold.evaluation)."""
     out: Dict[str, Any] = {"counts": dict(data.counts)}
@@ -569,8 +568,7 @@ def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sourc
         results = fit(spark, conf, prepared, run_date=run_date.isoformat())
     metrics = {}
     for p, result in zip(prepared, results):
-        out[p.task], metrics[f"deep.{p.task}"] = finish_task(spark, conf, run_date, p.task, src, built[p.task],
-                                                             result)
+        out[p.task], metrics[f"deep.{p.task}"] = finish_task(p.task, src, built[p.task], result)
     tracking.record_components(spark, conf, run_date, metrics)
     return {task: out[task] for task in tasks if task in out}
 
