@@ -61,18 +61,14 @@ def to_user_item_as_of(events_df: DataFrame, *, as_of: AsOf, event_weights: Mapp
     """(user_key, item_id, weight) from the events before ``as_of``, decayed to ``as_of``.
 
     silver.user_item's own definition recomputed at an earlier date: intent
-    labels and training windows need it as of their cut-off. Several cut-offs
-    in one pass: ``as_of`` the column ``as_of_date`` of events from
-    ``dates.explode_as_of`` and ``keys`` ("user_key", "as_of_date").
+    labels and training windows need it as of their cut-off (the weight of
+    ``to_user_item``, without its counts). Several cut-offs in one pass:
+    ``as_of`` the column ``as_of_date`` of events from ``dates.explode_as_of``
+    and ``keys`` ("user_key", "as_of_date").
     """
-    if isinstance(as_of, Column):
-        return (filter_before(events_df, date_col="event_date", as_of=as_of)
-                .where(F.col("item_id").isNotNull())
-                .groupBy(*keys, "item_id")
-                .agg(F.sum(_event_weight(event_weights) * _decay(as_of, half_life_days)).alias("weight"))
-                .where(F.col("weight") > 0)
-                .select(*keys, "item_id", "weight"))
-    return (to_user_item(filter_before(events_df, date_col="event_date", as_of=as_of), run_date=as_of,
-                         event_weights=event_weights, half_life_days=half_life_days)
+    return (filter_before(events_df, date_col="event_date", as_of=as_of)
+            .where(F.col("item_id").isNotNull())
+            .groupBy(*keys, "item_id")
+            .agg(F.sum(_event_weight(event_weights) * _decay(as_of, half_life_days)).alias("weight"))
             .where(F.col("weight") > 0)
-            .select("user_key", "item_id", "weight"))
+            .select(*keys, "item_id", "weight"))
