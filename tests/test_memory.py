@@ -28,3 +28,29 @@ def test_rss_sampler_sees_an_allocation_and_windows_restart():
 def test_gib_formats_one_decimal():
     assert gib(3 * 2 ** 30) == "3.0 GB"
     assert gib(1.25 * 2 ** 30) == "1.2 GB"
+
+
+def test_pss_is_read_only_when_rss_grows_by_a_step_or_time_passes(monkeypatch):
+    import psutil
+    reads = []
+    real = psutil.Process.memory_full_info
+
+    def counting(self):
+        reads.append(self.pid)
+        return real(self)
+
+    monkeypatch.setattr(psutil.Process, "memory_full_info", counting)
+    rss = RssSampler(pss_step=64 * 2 ** 20, pss_every_s=3600)  # not started: samples by hand
+    rss.sample()
+    first = len(reads)
+    assert first >= 1  # the first sample always reads PSS
+    for _ in range(5):
+        rss.sample()
+    assert len(reads) == first  # no growth, no time passed: smaps not walked again
+    block = bytearray(100 * 2 ** 20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    rss.sample()
+    assert len(reads) > first  # grew by more than the step
+    assert rss.peak_pss >= 100 * 2 ** 20
+    del block
