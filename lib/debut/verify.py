@@ -12,12 +12,15 @@
 
 Counts and aggregates only; what reaches the driver is one row per table, per
 ingest run or per offender shown (at most ``SHOWN``). Exit status 0 when all
-hold, 1 naming each that does not.
+hold, 1 naming each that does not. The per-table queries are small Spark jobs whose
+cost is mostly the driver's (Delta log, planning, scheduling), so a check runs them
+from ``THREADS`` driver threads at once.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,9 +29,11 @@ from debut import io
 from debut.config import Config, ConfigError
 
 SHOWN = 5
+THREADS = 4
 HMAC_HEX = "^[0-9a-f]{64}$"
 APPEND_ONLY = {"events": "bronze.events", "catalog": "bronze.catalog", "candidates": "bronze.candidates"}
 UPDATABLE = {"orders": "bronze.orders"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,18 +76,26 @@ class _Lake:
         return all(n in self.names for n in names)
 
     def read(self, name: str) -> DataFrame:
-        if name not in self._dfs:
+        if name not in self._dfs:   # two threads may both read a name: the same table, harmless
             self._dfs[name] = io.read(self.spark, self.conf, name)
         return self._dfs[name]
+
+    def each(self, fn: Callable[[str], T], names: Sequence[str]) -> List[T]:
+        """``fn(name)`` for every name, from THREADS driver threads; results in the order of names."""
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            return list(pool.map(fn, names))
 
 
 # ------------------------------------------------------------------ the checks
 def check_keys(lake: _Lake) -> Check:
     c = Check("keys")
-    rows_total = 0
-    for name in lake.names:
+
+    def counts(name: str):
         keys = list(io.spec(name).keys)
-        rows, distinct = lake.read(name).agg(F.count(F.lit(1)), F.countDistinct(F.struct(*keys))).first()
+        return keys, *lake.read(name).agg(F.count(F.lit(1)), F.countDistinct(F.struct(*keys))).first()
+
+    rows_total = 0
+    for name, (keys, rows, distinct) in zip(lake.names, lake.each(counts, lake.names)):
         rows_total += rows
         if rows != distinct:
             c.problems.append(f"{name}: {rows:,} rows for {distinct:,} distinct ({', '.join(keys)}): "
@@ -100,10 +113,8 @@ def check_ingest_runs(lake: _Lake) -> Check:
     files = lake.read("ops.ingest_files").select("source_file", "source")
     log = (lake.read("ops.run_log").where(F.col("job") == "ingest")
            .select("source", F.col("run_date").alias("ingest_run_date"), "accepted"))
-    pairs, rows_total = 0, 0
-    for source, table in {**APPEND_ONLY, **UPDATABLE}.items():
-        if not lake.has(table):
-            continue
+    def reconcile(source: str):
+        table = {**APPEND_ONLY, **UPDATABLE}[source]
         written = (lake.read(table).groupBy("source_file", "ingest_run_date").agg(F.count(F.lit(1)).alias("n"))
                    .join(files.where(F.col("source") == source), on="source_file", how="inner")
                    .groupBy("ingest_run_date").agg(F.sum("n").alias("rows")))
@@ -111,14 +122,19 @@ def check_ingest_runs(lake: _Lake) -> Check:
                   .select("ingest_run_date", F.coalesce("rows", F.lit(0)).alias("rows"),
                           F.coalesce("accepted", F.lit(0)).alias("accepted")))
         bad = (F.col("rows") != F.col("accepted")) if source in APPEND_ONLY else (F.col("rows") > F.col("accepted"))
-        n, total, offenders = joined.agg(F.count(F.lit(1)), F.sum("rows"),
-                                         F.count(F.when(bad, 1))).first()
+        n, total, offenders = joined.agg(F.count(F.lit(1)), F.sum("rows"), F.count(F.when(bad, 1))).first()
+        shown = joined.where(bad).orderBy("ingest_run_date").limit(SHOWN).collect() if offenders else []
+        return n, total, shown
+
+    sources = [s for s, table in {**APPEND_ONLY, **UPDATABLE}.items() if lake.has(table)]
+    pairs, rows_total = 0, 0
+    for source, (n, total, shown) in zip(sources, lake.each(reconcile, sources)):
         pairs, rows_total = pairs + n, rows_total + (total or 0)
-        if offenders:
-            for r in joined.where(bad).orderBy("ingest_run_date").limit(SHOWN).collect():
-                rel = "=" if source in APPEND_ONLY else "<="
-                c.problems.append(f"{table}: ingest run {r.ingest_run_date}: {r.rows:,} rows written, run_log "
-                                  f"accepted {r.accepted:,} (expected rows {rel} accepted)")
+        table = {**APPEND_ONLY, **UPDATABLE}[source]
+        for r in shown:
+            rel = "=" if source in APPEND_ONLY else "<="
+            c.problems.append(f"{table}: ingest run {r.ingest_run_date}: {r.rows:,} rows written, run_log "
+                              f"accepted {r.accepted:,} (expected rows {rel} accepted)")
     c.figures = (f"{pairs} run x source pairs, {rows_total:,} bronze rows = accepted in ops.run_log "
                  f"(orders <=)" if c.ok else "bronze rows and ops.run_log disagree")
     return c
@@ -143,18 +159,23 @@ def check_files(lake: _Lake) -> Check:
 
 def check_pseudonyms(lake: _Lake) -> Check:
     c = Check("pseudonyms")
-    checked, keys_total = 0, 0
-    for name in lake.names:
-        if not name.startswith(("bronze.", "silver.", "gold.")):
-            continue
+    names = [n for n in lake.names if n.startswith(("bronze.", "silver.", "gold."))]
+
+    def keys(name: str):
         cols = lake.read(name).columns
-        if "user_id" in cols:
-            c.problems.append(f"{name}: has a user_id column (raw customer ids stop at ingest)")
         if "user_key" not in cols:
+            return "user_id" in cols, None, None
+        key = F.col("user_key")
+        return ("user_id" in cols,
+                *lake.read(name).agg(F.count(key), F.count(F.when(~key.rlike(HMAC_HEX), 1))).first())
+
+    checked, keys_total = 0, 0
+    for name, (has_user_id, n, raw) in zip(names, lake.each(keys, names)):
+        if has_user_id:
+            c.problems.append(f"{name}: has a user_id column (raw customer ids stop at ingest)")
+        if n is None:
             continue
         checked += 1
-        key = F.col("user_key")
-        n, raw = lake.read(name).agg(F.count(key), F.count(F.when(~key.rlike(HMAC_HEX), 1))).first()
         keys_total += n
         if raw:
             c.problems.append(f"{name}: {raw:,} of {n:,} user_key values are not a 64-hex HMAC (raw ids?)")
@@ -190,15 +211,19 @@ def check_history(lake: _Lake) -> Check:
     from debut.ingest import job as ingest_job  # the batch markers its commits carry
 
     c = Check("history")
-    commits = 0
-    for name in lake.names:
+    def versions(name: str):
         h = io.delta_table(lake.spark, lake.conf, name).history().select("version")
-        n, lo, hi = h.agg(F.count(F.lit(1)), F.min("version"), F.max("version")).first()
+        return h.agg(F.count(F.lit(1)), F.min("version"), F.max("version")).first()
+
+    commits = 0
+    for name, (n, lo, hi) in zip(lake.names, lake.each(versions, lake.names)):
         commits += n
         if hi - lo + 1 != n:
             c.problems.append(f"{name}: versions {lo}..{hi} with {hi - lo + 1 - n} missing")
-    for src in ingest_job.SOURCES:
-        if lake.has(src.table) and _unrecorded_batch(lake, src, ingest_job):
+    sources = [src for src in ingest_job.SOURCES if lake.has(src.table)]
+    unrecorded = lake.each(lambda src: _unrecorded_batch(lake, src, ingest_job), sources)
+    for src, half_done in zip(sources, unrecorded):
+        if half_done:
             c.problems.append(f"{src.table}: its last ingest batch committed data but not its ops.ingest_files "
                               f"rows (a run died between them; the next `debut run ingest` completes it)")
     c.figures = (f"{len(lake.names)} tables, {commits:,} commits, versions contiguous, every ingest batch "
