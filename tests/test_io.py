@@ -81,3 +81,36 @@ def test_describe_tables_counts_rows_and_versions(spark, conf, kv):
     io.merge(df(spark, [("b", "x", 1)]), conf, kv)
     [row] = io.describe_tables(spark, conf, [kv])
     assert (row["table"], row["rows"], row["version"]) == (kv, 2, 1)
+
+
+def test_python_worker_pool_stays_set_until_the_last_thread_leaves(spark):
+    import threading
+
+    from debut.spark import POOL_ENV, python_worker_pool
+
+    env = spark.sparkContext.environment
+    assert POOL_ENV not in env
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with python_worker_pool(spark, "torch"):
+            a_in.set()
+            b_in.wait(5)
+        seen["after_a"] = env.get(POOL_ENV)   # b is still inside
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with python_worker_pool(spark, "torch"):
+            b_in.set()
+            a_out.wait(5)
+            seen["b_inside"] = env.get(POOL_ENV)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after_a": "torch", "b_inside": "torch"}
+    assert POOL_ENV not in env   # the last one out restored the shared pool

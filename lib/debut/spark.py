@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
-from typing import Optional
+from typing import List, Optional
 
 from pyspark import SparkConf as _SparkConf
 from pyspark.sql import SparkSession
@@ -91,6 +92,11 @@ def _check_delta(spark: SparkSession) -> None:
 POOL_ENV = "DEBUT_PYTHON_POOL"
 
 
+_POOL_LOCK = threading.Lock()
+_POOL_USERS: List[str] = []            # the pool names entered and not yet left, across threads
+_POOL_BEFORE: List[Optional[str]] = [None]
+
+
 @contextmanager
 def python_worker_pool(spark: SparkSession, name: str):
     """Python UDFs defined inside run in a pool of Python workers of their own.
@@ -104,12 +110,21 @@ def python_worker_pool(spark: SparkSession, name: str):
     rest of the run.
     """
     env = spark.sparkContext.environment
-    before = env.get(POOL_ENV)
-    env[POOL_ENV] = name
+    # driver threads may score side by side: the variable stays set until the last of them leaves
+    # (a different pool entered meanwhile from another thread shares the first one's workers)
+    with _POOL_LOCK:
+        if not _POOL_USERS:
+            _POOL_BEFORE[:] = [env.get(POOL_ENV)]
+            env[POOL_ENV] = name
+        _POOL_USERS.append(name)
     try:
         yield
     finally:
-        if before is None:
-            env.pop(POOL_ENV, None)
-        else:
-            env[POOL_ENV] = before
+        with _POOL_LOCK:
+            _POOL_USERS.pop()
+            if not _POOL_USERS:
+                before = _POOL_BEFORE[0]
+                if before is None:
+                    env.pop(POOL_ENV, None)
+                else:
+                    env[POOL_ENV] = before

@@ -32,6 +32,7 @@ import datetime as dt
 import functools
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -537,7 +538,7 @@ def finish_task(task: str, src: Sources, data: TaskData, result: Any) -> Tuple[D
 def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sources,
                 tasks: Sequence[str]) -> Dict[str, Dict[str, Any]]:
     """Build every task's sets, train all of them in one launch of the training processes, then
-    register and evaluate each; their metrics go to gold.evaluation in one commit. A SkipTask is
+    evaluate each (the tasks side by side, one driver thread each); their metrics go to gold.evaluation in one commit. A SkipTask is
     printed and recorded for its task, not raised."""
     from petastorm.errors import NoDataAvailableError
 
@@ -566,9 +567,14 @@ def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sourc
             _log(f"training {', '.join(p.task for p in prepared)} in one launch of {conf.deep.num_proc} "
                  f"{conf.deep.backend} processes")
         results = fit(spark, conf, prepared, run_date=run_date.isoformat())
+    # each task's registration check, predictions and holdout evaluation are many small Spark jobs
+    # and a driver-side fit (the ctr baseline): from one thread per task they overlap
+    with ThreadPoolExecutor(max_workers=max(1, len(prepared))) as pool:
+        finished = list(pool.map(lambda pr: finish_task(pr[0].task, src, built[pr[0].task], pr[1]),
+                                 zip(prepared, results)))
     metrics = {}
-    for p, result in zip(prepared, results):
-        out[p.task], metrics[f"deep.{p.task}"] = finish_task(p.task, src, built[p.task], result)
+    for p, (task_out, task_metrics) in zip(prepared, finished):
+        out[p.task], metrics[f"deep.{p.task}"] = task_out, task_metrics
     tracking.record_components(spark, conf, run_date, metrics)
     return {task: out[task] for task in tasks if task in out}
 
