@@ -54,3 +54,27 @@ def test_pss_is_read_only_when_rss_grows_by_a_step_or_time_passes(monkeypatch):
     assert len(reads) > first  # grew by more than the step
     assert rss.peak_pss >= 100 * 2 ** 20
     del block
+
+
+def test_a_fork_that_has_not_exec_d_is_not_counted_twice():
+    import os
+    block = bytearray(200 * 2 ** 20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    rss = RssSampler()
+    before = rss.sample()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: the parent's pages, no exec
+        os.close(r)
+        os.write(w, b"x")
+        time.sleep(1.0)
+        os._exit(0)
+    try:
+        os.close(w)
+        os.read(r, 1)
+        during = rss.sample()
+    finally:
+        os.waitpid(pid, 0)
+    assert during < before + 100 * 2 ** 20   # the child's 200 MiB are the parent's
+    del block

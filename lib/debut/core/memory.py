@@ -5,6 +5,8 @@ Two sums: RSS, each process's resident set (pages that forked Python workers sha
 counted once per process, so it overstates), and PSS, each shared page split between the
 processes that map it (what the process tree holds; Linux only, else equal to RSS).
 
+A child that has forked but not yet exec'd is left out (`_unexeced_fork`).
+
 RSS is cheap to read (/proc/PID/statm); PSS is not: the kernel walks every mapping of the
 process (/proc/PID/smaps), about 8 ms for a small driver JVM and more as its heap grows, and
 sampling it twice a second cost the demo about a tenth of a core in system time. So PSS is
@@ -37,12 +39,13 @@ class RssSampler:
             procs = [self.proc, *self.proc.children(recursive=True)]
         except psutil.Error:
             procs = [self.proc]
-        rss = []
+        mem = {}
         for p in procs:
             try:
-                rss.append((p, p.memory_info().rss))
+                mem[p.pid] = (p, p.memory_info())
             except psutil.Error:  # a worker that exited between the listing and the read
                 continue
+        rss = [(p, m.rss) for pid, (p, m) in mem.items() if not _unexeced_fork(p, m, mem)]
         total = sum(r for _, r in rss)
         self.peak = max(self.peak, total)
         self.window_peak = max(self.window_peak, total)
@@ -83,6 +86,24 @@ class RssSampler:
         self._stop.set()
         self._t.join()
         self.sample(force_pss=True)
+
+
+FORK_AGE_S = 2.0
+
+
+def _unexeced_fork(p, m, mem) -> bool:
+    """A child seconds old that still runs its parent's program in its parent's address space
+    (the same executable, the same virtual size): a (v)fork about to exec, as the JVM makes for
+    every process it starts. Its resident pages are its parent's, so it is not counted: counting it
+    doubled the driver JVM's RSS for a few milliseconds and set the demo's peak."""
+    import psutil
+    try:
+        parent = mem.get(p.ppid())
+        if parent is None or m.vms != parent[1].vms:
+            return False
+        return time.time() - p.create_time() < FORK_AGE_S and p.exe() == parent[0].exe()
+    except psutil.Error:
+        return False
 
 
 def gib(n_bytes: float) -> str:
