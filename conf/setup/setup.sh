@@ -43,7 +43,14 @@ fi
 # Fingerprint of everything that decides what gets installed.
 fingerprint=$( { cat "$SETUP_DIR/requirements.txt" "$SETUP_DIR/setup.sh" "$ROOT/setup.py";
   cat "$SETUP_DIR/constraints.txt" 2>/dev/null || true; } | sha256sum | cut -c1-16)
+# Java class data sharing: an archive of the classes a Spark session loads, mapped by every
+# driver JVM debut starts (lib/debut/cds.py; about a minute, once; rebuilt when the JDK or jars change).
+class_archive() {
+  "$VENV/bin/python" -m debut.cds build \
+    || say "WARNING: the Spark class archive was not built; Spark starts without it (slower by seconds)"
+}
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$fingerprint" ] && [ -x "$VENV/bin/python" ]; then
+  class_archive
   say "up to date ($VENV)"
   exit 0
 fi
@@ -107,5 +114,7 @@ done
 "${PIP[@]}" --no-deps --no-build-isolation --use-pep517 -e "$ROOT"
 "$VPY" -c 'import debut, pyspark, delta, torch, horovod.torch, petastorm, mlflow' \
   || die "imports failed after install"
+say "archiving Spark's classes for faster JVM starts"
+class_archive
 echo "$fingerprint" > "$STAMP"
 say "done: $VENV (torch $TORCH_REAL, horovod $HOROVOD_VERSION, delta $DELTA_VERSION)"

@@ -61,6 +61,14 @@ def get_spark(conf: Config, app_name: Optional[str] = None) -> SparkSession:
     if sc.driver_memory and not launcher.contains("spark.driver.memory"):
         settings["spark.driver.memory"] = sc.driver_memory
     settings.update(sc.extra)
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        # debut starts the driver JVM itself: it maps Spark's classes from the set-up's archive
+        from debut import cds
+
+        key = "spark.driver.extraJavaOptions"
+        settings[key] = " ".join(o for o in (settings.get(key), *cds.java_options()) if o)
+        if not settings[key]:
+            del settings[key]
     for key, value in settings.items():
         if not launcher.contains(key) or key in sc.extra:
             builder = builder.config(key, value)
