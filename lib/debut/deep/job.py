@@ -31,6 +31,7 @@ import contextlib
 import datetime as dt
 import functools
 import math
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,7 +58,9 @@ ROWS_PER_FILE = 50_000       # Petastorm row groups: one file per process at lea
 
 
 def _log(msg: str) -> None:
-    print(f"[{JOB}] {msg}", flush=True)
+    # one write per line: the tasks' evaluations log from several threads at once
+    sys.stdout.write(f"[{JOB}] {msg}\n")
+    sys.stdout.flush()
 
 
 class SkipTask(Exception):
