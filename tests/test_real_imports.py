@@ -363,3 +363,28 @@ def test_olist_files_import_and_reconcile(spark, conf):
           f"duplicates {res['duplicates']:,}; items {n_items:,}; categories {n_cats}; {took:.0f}s")
     assert res["read"] == 112650 == res["accepted"] + res["quarantined"] + res["duplicates"]
     assert n_items == io.read(spark, conf, "bronze.orders").select("item_id").distinct().count()
+
+
+def test_parquet_with_nanosecond_timestamps_is_read_without_a_failed_job(spark, tmp_path):
+    import pandas as pd
+
+    from debut.ingest.adapters import base as b
+
+    path = str(tmp_path / "lines.parquet")
+    pd.DataFrame({"t": pd.to_datetime(["2018-05-01 10:00:00.123456789", "2017-09-19 09:45:35"], format="ISO8601"),
+                  "n": [1, 2]}).to_parquet(path)          # pandas writes nanoseconds
+    assert b._local_nanos([path]) is True and b._local_nanos([str(tmp_path)]) is True
+    assert b._local_nanos(["s3://bucket/lines.parquet"]) is None
+    sc = spark.sparkContext
+    sc.setJobGroup("nanos-read", "read_parquet of a nanosecond file")
+    try:
+        df = b.read_parquet(spark, path)
+        df.schema  # noqa: B018
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    tracker = sc.statusTracker()
+    statuses = [tracker.getJobInfo(j).status for j in tracker.getJobIdsForGroup("nanos-read")]
+    assert "FAILED" not in statuses, statuses   # the footer was looked at, not a read tried and failed
+    assert dict(df.dtypes)["t"] == "bigint"               # the epoch nanoseconds, as Spark reads them
+    got = sorted(r.t for r in df.select(b.epoch_nanos(F.col("t").cast("string")).alias("t")).collect())
+    assert got == [dt.datetime(2017, 9, 19, 9, 45, 35), dt.datetime(2018, 5, 1, 10, 0, 0, 123456)]

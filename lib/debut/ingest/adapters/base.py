@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import os
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -115,9 +116,37 @@ def read_csv_files(spark: SparkSession, files: Sequence[LandingFile],
 NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
 
 
+def _local_nanos(paths) -> Optional[bool]:
+    """Whether the local Parquet files at ``paths`` hold nanosecond timestamps (the first file of a
+    folder stands for the folder); None when a path is not a local one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = []
+    for p in paths:
+        local = p[len("file:"):] if p.startswith("file:") else p
+        if "://" in local or not os.path.exists(local):
+            return None
+        if os.path.isdir(local):
+            found = sorted(os.path.join(r, f) for r, _, fs in os.walk(local) for f in fs
+                           if f.endswith(".parquet") and not f.startswith((".", "_")))
+            files += found[:1]
+        else:
+            files.append(local)
+    return any(pa.types.is_timestamp(f.type) and f.type.unit == "ns"
+               for path in files for f in pq.read_schema(path))
+
+
 def read_parquet(spark: SparkSession, *paths: str) -> DataFrame:
     """spark.read.parquet, also for files with nanosecond timestamps (pandas' default),
-    which Spark reads only as epoch-nanosecond longs (see ``epoch_nanos``)."""
+    which Spark reads only as epoch-nanosecond longs (see ``epoch_nanos``). Local files are
+    looked at first (their footers, with pyarrow); elsewhere the read is tried, which logs the
+    failed task's stack trace before the second read."""
+    nanos = _local_nanos(paths)
+    if nanos:
+        spark.conf.set(NANOS_AS_LONG, "true")
+    if nanos is not None:
+        return spark.read.parquet(*paths)
     try:
         df = spark.read.parquet(*paths)
         df.schema  # noqa: B018 - the footer is read here
