@@ -33,6 +33,7 @@ THREADS = 4
 HMAC_HEX = "^[0-9a-f]{64}$"
 APPEND_ONLY = {"events": "bronze.events", "catalog": "bronze.catalog", "candidates": "bronze.candidates"}
 UPDATABLE = {"orders": "bronze.orders"}
+SOURCE_TABLES = {**APPEND_ONLY, **UPDATABLE}
 T = TypeVar("T")
 
 
@@ -113,8 +114,9 @@ def check_ingest_runs(lake: _Lake) -> Check:
     files = lake.read("ops.ingest_files").select("source_file", "source")
     log = (lake.read("ops.run_log").where(F.col("job") == "ingest")
            .select("source", F.col("run_date").alias("ingest_run_date"), "accepted"))
+
     def reconcile(source: str):
-        table = {**APPEND_ONLY, **UPDATABLE}[source]
+        table = SOURCE_TABLES[source]
         written = (lake.read(table).groupBy("source_file", "ingest_run_date").agg(F.count(F.lit(1)).alias("n"))
                    .join(files.where(F.col("source") == source), on="source_file", how="inner")
                    .groupBy("ingest_run_date").agg(F.sum("n").alias("rows")))
@@ -126,11 +128,11 @@ def check_ingest_runs(lake: _Lake) -> Check:
         shown = joined.where(bad).orderBy("ingest_run_date").limit(SHOWN).collect() if offenders else []
         return n, total, shown
 
-    sources = [s for s, table in {**APPEND_ONLY, **UPDATABLE}.items() if lake.has(table)]
+    sources = [s for s, table in SOURCE_TABLES.items() if lake.has(table)]
     pairs, rows_total = 0, 0
     for source, (n, total, shown) in zip(sources, lake.each(reconcile, sources)):
         pairs, rows_total = pairs + n, rows_total + (total or 0)
-        table = {**APPEND_ONLY, **UPDATABLE}[source]
+        table = SOURCE_TABLES[source]
         for r in shown:
             rel = "=" if source in APPEND_ONLY else "<="
             c.problems.append(f"{table}: ingest run {r.ingest_run_date}: {r.rows:,} rows written, run_log "
@@ -211,6 +213,7 @@ def check_history(lake: _Lake) -> Check:
     from debut.ingest import job as ingest_job  # the batch markers its commits carry
 
     c = Check("history")
+
     def versions(name: str):
         h = io.delta_table(lake.spark, lake.conf, name).history().select("version")
         return h.agg(F.count(F.lit(1)), F.min("version"), F.max("version")).first()

@@ -45,7 +45,7 @@ class RssSampler:
                 mem[p.pid] = (p, p.memory_info())
             except psutil.Error:  # a worker that exited between the listing and the read
                 continue
-        rss = [(p, m.rss) for pid, (p, m) in mem.items() if not _unexeced_fork(p, m, mem)]
+        rss = [(p, m.rss) for p, m in mem.values() if not _unexeced_fork(p, m, mem)]
         total = sum(r for _, r in rss)
         self.peak = max(self.peak, total)
         self.window_peak = max(self.window_peak, total)

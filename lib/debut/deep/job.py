@@ -541,8 +541,8 @@ def finish_task(task: str, src: Sources, data: TaskData, result: Any) -> Tuple[D
 def train_tasks(spark: SparkSession, conf: Config, run_date: dt.date, src: Sources,
                 tasks: Sequence[str]) -> Dict[str, Dict[str, Any]]:
     """Build every task's sets, train all of them in one launch of the training processes, then
-    evaluate each (the tasks side by side, one driver thread each); their metrics go to gold.evaluation in one commit. A SkipTask is
-    printed and recorded for its task, not raised."""
+    evaluate each (the tasks side by side, one driver thread each); their metrics go to
+    gold.evaluation in one commit. A SkipTask is printed and recorded for its task, not raised."""
     from petastorm.errors import NoDataAvailableError
 
     from debut import tracking
